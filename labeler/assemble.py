@@ -1,0 +1,113 @@
+"""Turn per-finding certainties into the output record.
+
+Both labelers (rules and model) produce u per finding plus evidence; status, r, target, the
+derived no_finding and view labels all follow from u here, in one place, so the two can never
+disagree on the arithmetic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from labeler.gls import smoothing_rate, soft_target
+from labeler.records import Evidence, FindingLabel, ReportLabels, ViewLabel
+from labeler.schema import Schema, aggregate_u
+
+
+def finding_label(
+    u: int | None,
+    schema: Schema,
+    mapping: str = "default",
+    evidence: Sequence[Evidence] = (),
+    probs: Sequence[float] | None = None,
+) -> FindingLabel:
+    """Build one finding's label from its certainty.
+
+    Args:
+        u: certainty -3..3, or None when not mentioned.
+        schema: the label schema (status mappings and smoothing constants).
+        mapping: status mapping name.
+        evidence: spans that decided it.
+        probs: model probabilities, when a model made it.
+
+    Returns:
+        The finding label.
+    """
+    status = schema.mapping(mapping).status(u)
+    r = None if u is None else round(float(smoothing_rate(u, schema.smoothing)), 6)
+    t = None if u is None else round(float(soft_target(u, schema.smoothing)), 6)
+    return FindingLabel(
+        status=status,
+        u=u,
+        r=r,
+        target=t,
+        evidence=list(evidence),
+        probs=None if probs is None else [round(float(p), 5) for p in probs],
+    )
+
+
+def view_labels(
+    u: Mapping[str, int | None], schema: Schema, view: str, mapping: str = "default"
+) -> dict[str, ViewLabel]:
+    """Aggregate fine certainties into a view's labels (most positive member wins).
+
+    Args:
+        u: certainty per finding, including the derived key.
+        schema: the label schema.
+        view: view name, e.g. `chexpert14`.
+        mapping: status mapping name.
+
+    Returns:
+        View label name -> label.
+    """
+    statuses = schema.mapping(mapping)
+    out: dict[str, ViewLabel] = {}
+    for label, members in schema.view(view).labels.items():
+        agg = aggregate_u([u.get(m) for m in members])
+        out[label] = ViewLabel(status=statuses.status(agg), u=agg)
+    return out
+
+
+def build_record(
+    report_id: str,
+    u: Mapping[str, int | None],
+    schema: Schema,
+    labeler: str,
+    evidence: Mapping[str, Sequence[Evidence]] | None = None,
+    probs: Mapping[str, Sequence[float]] | None = None,
+    views: Sequence[str] = (),
+    mapping: str = "default",
+) -> ReportLabels:
+    """Build the full output record of one report.
+
+    Args:
+        report_id: the caller's id of the report.
+        u: certainty per labelled finding (missing keys = not mentioned).
+        schema: the label schema.
+        labeler: name and version of the labeler, e.g. `rules/1`.
+        evidence: evidence spans per finding.
+        probs: model probabilities per finding.
+        views: names of views to add.
+        mapping: status mapping name.
+
+    Returns:
+        The record, with the derived finding added and every schema finding present.
+    """
+    evidence = evidence or {}
+    probs = probs or {}
+    full: dict[str, int | None] = {k: u.get(k) for k in schema.keys}
+    findings = {
+        k: finding_label(full[k], schema, mapping, evidence.get(k, ()), probs.get(k))
+        for k in schema.keys
+    }
+    derived_u = schema.derive_no_finding(full, mapping)
+    findings[schema.derived.key] = finding_label(derived_u, schema, mapping)
+    full[schema.derived.key] = derived_u
+    view_out = {v: view_labels(full, schema, v, mapping) for v in views} or None
+    return ReportLabels(
+        id=report_id,
+        schema=schema.version,
+        labeler=labeler,
+        findings=findings,
+        views=view_out,
+    )

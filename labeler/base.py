@@ -1,0 +1,59 @@
+"""The one narrow interface every labeler (rules, model) offers to the CLI and the service.
+
+Tokenization, sectioning and probability-to-label mapping all happen behind `label`; callers
+see reports in and records out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from labeler.errors import InputTooLong, InvalidInput
+from labeler.records import Report, ReportLabels
+
+DEFAULT_MAX_CHARS = 20_000
+
+
+@runtime_checkable
+class Labeler(Protocol):
+    """What a labeler offers: a name, a health check and batch labelling."""
+
+    @property
+    def name(self) -> str:
+        """Name and version, written into every record (e.g. `rules/1`)."""
+        ...
+
+    def health(self) -> bool:
+        """True when the labeler can label (model loaded, pipeline built)."""
+        ...
+
+    def label(
+        self,
+        reports: Sequence[Report],
+        views: Sequence[str] = (),
+        mapping: str = "default",
+    ) -> list[ReportLabels]:
+        """Label reports, one record per report in input order."""
+        ...
+
+
+def check_reports(reports: Sequence[Report], max_chars: int = DEFAULT_MAX_CHARS) -> None:
+    """Refuse inputs no labeler should see.
+
+    Args:
+        reports: the batch.
+        max_chars: the longest report accepted.
+
+    Raises:
+        InvalidInput: an empty report text.
+        InputTooLong: a report longer than max_chars.
+    """
+    for i, report in enumerate(reports):
+        if not report.text.strip():
+            raise InvalidInput(f"report {i} (id {report.id!r}) has empty text")
+        if len(report.text) > max_chars:
+            raise InputTooLong(
+                f"report {i} (id {report.id!r}) has {len(report.text)} characters; "
+                f"the limit is {max_chars}"
+            )
