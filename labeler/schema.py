@@ -200,3 +200,17 @@ def load_schema(version: str = DEFAULT_VERSION) -> Schema:
     if not ref.is_file():
         raise SchemaMismatch(f"no packaged schema version {version!r}")
     return Schema.model_validate(json.loads(ref.read_text(encoding="utf-8")))
+
+
+# The student predicts, per finding, one of 8 classes: not mentioned, then u = -3..+3.
+U_CLASSES: tuple[int | None, ...] = (None, -3, -2, -1, 0, 1, 2, 3)
+
+
+def u_to_class(u: int | None) -> int:
+    """Class index of a certainty (0 = not mentioned, 1..7 = u -3..+3)."""
+    return 0 if u is None else u + 4
+
+
+def class_to_u(index: int) -> int | None:
+    """Certainty of a class index (inverse of `u_to_class`)."""
+    return U_CLASSES[index]

@@ -1,0 +1,135 @@
+"""Sentence recombination: synthetic reports built from sentences of labelled reports.
+
+Chest X-ray labels are mostly sentence-local ("No pneumothorax." decides pneumothorax alone),
+so sentences of different reports can be recombined into new reports whose labels are the
+union of the sentences' labels. A sentence owns a finding when the teacher's evidence quote
+for that finding lies inside it. A sentence is usable only when it is clean: it owns findings
+whose evidence it contains, and the rule vocabulary finds no other finding mention in it
+(otherwise it may repeat a finding whose quote was taken from elsewhere). Synthetic reports
+whose sentences disagree about a finding are not made. Only the FINDINGS section is written,
+so the impression-governs rule never comes into play.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from distill.data import Examples, targets_from_u
+from labeler.rules.context import assign
+from labeler.rules.vocab import load_vocabulary
+from labeler.schema import Schema
+from labeler.tokenize import model_text
+
+_SENT = re.compile(r"(?<=[.!?])\s+")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A clean sentence and the findings it decides."""
+
+    text: str
+    u: dict[str, int]
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def clean_sentences(text: str, u: dict[str, int], evidence: dict[str, str]) -> list[Sentence] | None:
+    """Split one report into clean sentences, or None when its labels cannot be localised."""
+    impression, findings = model_text(text)
+    sentences = [s for s in _SENT.split(f"{findings} {impression}".strip()) if s.strip()]
+    owners: dict[str, int] = {}
+    for key, quote in evidence.items():
+        first = _norm(quote.split("...")[0])
+        where = [i for i, s in enumerate(sentences) if first and first in _norm(s)]
+        if len(where) != 1 or key not in u:
+            return None
+        owners[key] = where[0]
+    if set(u) - set(owners):
+        return None
+    vocab = load_vocabulary()
+    out = []
+    for i, sentence in enumerate(sentences):
+        owned = {k: u[k] for k, j in owners.items() if j == i}
+        mentioned = {h.finding for h in assign(sentence, vocab)}
+        if mentioned - set(owned):
+            continue
+        out.append(Sentence(sentence.strip(), owned))
+    return out
+
+
+def load_sentence_pool(labels: Path, reports: dict[str, dict[str, str]], ids: set[str]) -> list[Sentence]:
+    """Clean sentences of every decomposable training report with evidence quotes."""
+    pool: list[Sentence] = []
+    with labels.open(encoding="utf-8") as handle:
+        for line in handle:
+            obj = json.loads(line)
+            rid = str(obj["id"])
+            if rid not in ids or rid not in reports or "evidence" not in obj:
+                continue
+            found = clean_sentences(reports[rid]["text"], obj["u"], obj["evidence"])
+            if found:
+                pool.extend(found)
+    return pool
+
+
+def synthesize(pool: list[Sentence], n: int, seed: int, max_sentences: int = 6) -> list[tuple[str, dict[str, int]]]:
+    """Make n synthetic (text, u) reports from the sentence pool."""
+    rng = random.Random(seed)
+    labelled = [s for s in pool if s.u]
+    out: list[tuple[str, dict[str, int]]] = []
+    attempts = 0
+    while len(out) < n and attempts < n * 20 and labelled:
+        attempts += 1
+        k = rng.randint(2, max_sentences)
+        chosen = [rng.choice(labelled)] + [rng.choice(pool) for _ in range(k - 1)]
+        u: dict[str, int] = {}
+        ok = True
+        for s in chosen:
+            for key, val in s.u.items():
+                if u.get(key, val) != val:
+                    ok = False
+                u[key] = val
+        if not ok:
+            continue
+        rng.shuffle(chosen)
+        out.append(("FINDINGS: " + " ".join(s.text for s in chosen), u))
+    return out
+
+
+def recombine(examples: Examples, ratio: float, seed: int, schema: Schema, labels: Path | None = None,
+              reports: dict[str, dict[str, str]] | None = None) -> Examples:
+    """Append ratio * len(examples) synthetic reports built from clean sentences.
+
+    Args:
+        examples: the real training examples.
+        ratio: synthetic reports per real report.
+        seed: RNG seed.
+        schema: the label schema.
+        labels: teacher JSONL with evidence quotes (the shipped one by default).
+        reports: id -> report record (read from data/reports.jsonl by default).
+
+    Returns:
+        The real examples followed by the synthetic ones (ids `aug-<n>`).
+    """
+    from distill.data import load_reports
+
+    labels = labels or Path("data/labels/teacher_train.jsonl")
+    reports = reports or load_reports(Path("data/reports.jsonl"), "train")
+    pool = load_sentence_pool(labels, reports, set(examples.ids))
+    synthetic = synthesize(pool, int(ratio * len(examples.ids)), seed)
+    if not synthetic:
+        return examples
+    extra = np.stack([targets_from_u(dict(u), schema) for _, u in synthetic])
+    return Examples(
+        ids=examples.ids + [f"aug-{i}" for i in range(len(synthetic))],
+        texts=examples.texts + [t for t, _ in synthetic],
+        targets=np.concatenate([examples.targets, extra]),
+    )

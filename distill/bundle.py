@@ -1,0 +1,201 @@
+"""Pack a trained student as a self-describing model bundle with a model card.
+
+The bundle holds model.onnx (fp32), model.int8.onnx, tokenizer.json, schema.json,
+labeler_config.json, MODEL_CARD.md and card.json (provenance, hyperparameters, dev metrics per
+finding and status, parity figures, sha256 of every file). `labeler` loads it as is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import platform
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata, resources
+from pathlib import Path
+
+from distill.data import load_reports
+from distill.export import ParityReport, export_onnx, parity, quantize_int8, torch_logits
+from distill.student import Student
+from labeler.io import read_u_file
+from labeler.metrics import EvalResult, evaluate
+from labeler.model.config import BundleFiles, LabelerConfig
+from labeler.model.labeler import ModelLabeler
+from labeler.records import Report
+from labeler.schema import load_schema
+from labeler.tokenize import SPECIAL, ReportEncoder
+
+log = logging.getLogger(__name__)
+
+LIBRARIES = ("torch", "transformers", "tokenizers", "onnx", "onnxruntime", "onnxscript", "spacy", "radlabel")
+
+
+@dataclass
+class BundleResult:
+    """What packing produced: the directory, parity and dev metrics per variant."""
+
+    directory: Path
+    parity: list[ParityReport]
+    metrics: dict[str, EvalResult]
+
+
+def library_versions() -> dict[str, str]:
+    """Installed versions of the libraries that shape the model."""
+    out = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def sha256(path: Path) -> str:
+    """Hex sha256 of a file."""
+    h = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def teacher_provenance(labels: Path) -> dict[str, str]:
+    """Name and hash of the teacher label file (and the prompt, when it sits beside data/)."""
+    out = {"labels_file": labels.name, "labels_sha256": sha256(labels)}
+    prompt = labels.parent.parent / "teacher_prompt.md"
+    if prompt.is_file():
+        out["prompt_sha256"] = sha256(prompt)
+        out["prompt_version"] = "v1"
+    return out
+
+
+def make_bundle(
+    checkpoint: Path,
+    tokenizer: Path,
+    out: Path,
+    reports: Path,
+    dev_gold: Path | None,
+    training: dict[str, object],
+    labels: Path,
+    max_length: int = 256,
+    int8: bool = True,
+    dynamo: bool = True,
+) -> BundleResult:
+    """Export, check, evaluate and pack a student checkpoint.
+
+    Args:
+        checkpoint: a `Student.save` directory.
+        tokenizer: its tokenizer.json.
+        out: the bundle directory (replaced).
+        reports: reports.jsonl (dev split used for parity and metrics).
+        dev_gold: adjudicated dev labels, for the card's metrics.
+        training: hyperparameters to record.
+        labels: the teacher label file (provenance).
+        max_length: the encoder's input limit.
+        int8: also write a dynamically quantized int8 model.
+        dynamo: use the dynamo ONNX exporter.
+
+    Returns:
+        The bundle result.
+    """
+    schema = load_schema()
+    student = Student.load(checkpoint)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    shutil.copy(tokenizer, out / "tokenizer.json")
+    (out / "schema.json").write_text(resources.files("labeler.resources").joinpath(f"schema_v{schema.version}.json").read_text(encoding="utf-8"), encoding="utf-8")
+    encoder = ReportEncoder.from_file(out / "tokenizer.json", max_length)
+    dev = load_reports(reports, "dev")
+    gold = {k: v for k, v in read_u_file(dev_gold).items() if k in dev} if dev_gold else {}
+    ids = list(gold) or list(dev)
+    texts = [dev[i]["text"] for i in ids]
+    export_onnx(student, encoder, texts, out / "model.onnx", dynamo=dynamo)
+    reference = torch_logits(student, encoder, texts)
+    checks = [parity(reference, out / "model.onnx", encoder, texts, "fp32")]
+    files = BundleFiles(fp32="model.onnx")
+    if int8:
+        quantize_int8(out / "model.onnx", out / "model.int8.onnx")
+        checks.append(parity(reference, out / "model.int8.onnx", encoder, texts, "int8"))
+        files.int8 = "model.int8.onnx"
+    config = LabelerConfig(
+        schema_version=schema.version,
+        findings=schema.keys,
+        max_length=max_length,
+        smoothing=schema.smoothing,
+        files=files,
+        special_tokens=dict(SPECIAL),
+        teacher=teacher_provenance(labels),
+        libraries=library_versions(),
+        training=training,
+    )
+    config.write(out)
+    metrics: dict[str, EvalResult] = {}
+    if gold:
+        reps = [Report(id=i, text=t) for i, t in zip(ids, texts, strict=True)]
+        for variant in ("fp32", "int8") if int8 else ("fp32",):
+            lab = ModelLabeler.from_bundle(out, variant=variant, prefer_gpu=False)  # type: ignore[arg-type]
+            pred = {r.id: r.u_map() for r in lab.label(reps)}
+            metrics[variant] = evaluate(pred, gold, schema)
+    write_card(out, config, checks, metrics)
+    return BundleResult(out, checks, metrics)
+
+
+def write_card(out: Path, config: LabelerConfig, checks: list[ParityReport], metrics: dict[str, EvalResult]) -> None:
+    """Write card.json and MODEL_CARD.md (with every file's sha256)."""
+    files = {p.name: {"sha256": sha256(p), "bytes": p.stat().st_size} for p in sorted(out.iterdir()) if p.is_file() and p.name not in ("card.json", "MODEL_CARD.md")}
+    card = {
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "schema_version": config.schema_version,
+        "teacher": config.teacher,
+        "training": config.training,
+        "libraries": config.libraries,
+        "parity": [c.to_dict() for c in checks],
+        "dev_metrics": {k: v.to_dict() for k, v in metrics.items()},
+        "files": files,
+    }
+    (out / "card.json").write_text(json.dumps(card, indent=1, default=str), encoding="utf-8")
+    lines = [
+        "# radlabel student model card",
+        "",
+        "A DeBERTa-v2 student distilled from LLM-annotator labels of IU X-ray reports (schema "
+        f"v{config.schema_version}). It reads the FINDINGS and IMPRESSION sections and returns, per "
+        "finding, one of: not mentioned, u = -3..+3 (LABELS.md).",
+        "",
+        "## Data and teacher",
+        "- Reports: Indiana University chest X-ray collection (Demner-Fushman et al., JAMIA 2016), "
+        "via NLM Open-i; CC BY-NC-ND 4.0, research and non-commercial use.",
+        f"- Teacher: LLM annotator following LABELS.md, prompt v1 (labels sha256 {config.teacher.get('labels_sha256', '?')[:12]}).",
+        "- Dev: 311 reports, double-annotated and adjudicated; used for early stopping and the figures below.",
+        "",
+        "## Training",
+        "```json",
+        json.dumps(config.training, indent=1, default=str),
+        "```",
+        "",
+        "## Parity (ONNX vs PyTorch on dev reports)",
+        "| variant | reports | max abs diff | argmax agreement |",
+        "|---|---|---|---|",
+        *[f"| {c.variant} | {c.n_reports} | {c.max_abs_diff:.2e} | {c.argmax_agreement:.4f} |" for c in checks],
+        "",
+    ]
+    for variant, m in metrics.items():
+        lines += [
+            f"## Dev metrics ({variant})",
+            f"macro-F1 {m.macro_f1:.4f}; pooled F1 present {m.per_status['present']['f1']:.3f}, "
+            f"absent {m.per_status['absent']['f1']:.3f}, uncertain {m.per_status['uncertain']['f1']:.3f}; "
+            f"u exact {m.u_exact:.3f}, MAE {m.u_mae:.3f}, kappa {m.u_kappa:.3f}",
+            "",
+            "| finding | F1 | present | absent | uncertain |",
+            "|---|---|---|---|---|",
+            *[f"| {k} | {r['f1']:.3f} | {r['f1_present']:.3f} | {r['f1_absent']:.3f} | {r['f1_uncertain']:.3f} |" for k, r in m.per_finding.items()],
+            "",
+        ]
+    lines += ["## Files", "| file | bytes | sha256 |", "|---|---|---|"]
+    lines += [f"| {name} | {v['bytes']} | {v['sha256']} |" for name, v in files.items()]
+    lines += ["", "## Limits", "- Trained from scratch (no pretrained weights reachable); English IU-style reports only.",
+              "- Gives no evidence spans; use the rule labeler for span-level evidence.", ""]
+    (out / "MODEL_CARD.md").write_text("\n".join(lines), encoding="utf-8")

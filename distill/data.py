@@ -1,0 +1,88 @@
+"""Training examples: report text paired with a teacher's labels as class targets.
+
+Reads the shipped corpus (data/reports.jsonl) and a teacher label file (`{"id", "u"}` JSONL,
+optionally with `"probs"` soft distributions), and turns labels into the student's 8-class
+targets per finding (0 = not mentioned, 1..7 = u -3..+3).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from labeler.errors import InvalidInput
+from labeler.schema import Schema, u_to_class
+
+
+@dataclass
+class Examples:
+    """Texts with one-hot or soft class targets of shape [n, findings, 8]."""
+
+    ids: list[str]
+    texts: list[str]
+    targets: npt.NDArray[np.float32]
+
+
+def load_reports(path: Path, split: str | None = None) -> dict[str, dict[str, str]]:
+    """Read reports.jsonl into id -> record, optionally keeping one split."""
+    out: dict[str, dict[str, str]] = {}
+    with path.open(encoding="utf-8") as handle:
+        for n, line in enumerate(handle, start=1):
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InvalidInput(f"{path}:{n}: not valid JSON") from exc
+            if split is None or obj.get("split") == split:
+                out[str(obj["id"])] = obj
+    return out
+
+
+def targets_from_u(u: dict[str, int | None], schema: Schema) -> npt.NDArray[np.float32]:
+    """One-hot 8-class targets for one report."""
+    t = np.zeros((len(schema.keys), 8), dtype=np.float32)
+    for i, key in enumerate(schema.keys):
+        t[i, u_to_class(u.get(key))] = 1.0
+    return t
+
+
+def load_examples(reports: dict[str, dict[str, str]], labels: Path, schema: Schema) -> Examples:
+    """Pair reports with teacher labels (only ids present in both).
+
+    Args:
+        reports: id -> report record.
+        labels: teacher JSONL (`id`, `u`, optional `probs` {finding: [8 floats]}).
+        schema: the label schema.
+
+    Raises:
+        InvalidInput: a label line is malformed (line number given).
+    """
+    ids, texts, targets = [], [], []
+    with labels.open(encoding="utf-8") as handle:
+        for n, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+                rid = str(obj["id"])
+                u = obj["u"]
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise InvalidInput(f"{labels}:{n}: not a label line") from exc
+            if rid not in reports:
+                continue
+            t = targets_from_u(u, schema)
+            for key, dist in (obj.get("probs") or {}).items():
+                if key in schema.keys:
+                    row = np.asarray(dist, dtype=np.float32)
+                    if row.shape != (8,) or row.min() < 0 or abs(row.sum() - 1) > 1e-3:
+                        raise InvalidInput(f"{labels}:{n}: probs[{key}] must be 8 probabilities")
+                    t[schema.keys.index(key)] = row
+            ids.append(rid)
+            texts.append(reports[rid]["text"])
+            targets.append(t)
+    if not ids:
+        raise InvalidInput(f"{labels}: no labelled report matches the corpus")
+    return Examples(ids, texts, np.stack(targets))

@@ -1,0 +1,119 @@
+"""Export a trained student to ONNX, check parity, and quantize for CPU.
+
+The graph takes `input_ids` and `attention_mask` (int64, dynamic batch and sequence axes) and
+returns `logits` [batch, findings, 8]. Parity is checked against PyTorch on real reports:
+fp32 must agree to max |diff| <= 1e-4; for int8 the argmax agreement is reported (int8 is a
+CPU path: ORT's CUDA provider does not run dynamically quantized MatMuls).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from distill.student import Student
+from labeler.errors import InferenceError
+from labeler.model.backend import OnnxBackend
+from labeler.tokenize import ReportEncoder
+
+log = logging.getLogger(__name__)
+
+OPSET = 18
+
+
+@dataclass
+class ParityReport:
+    """How closely an ONNX file reproduces PyTorch on a set of reports."""
+
+    variant: str
+    n_reports: int
+    max_abs_diff: float
+    argmax_agreement: float
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready copy."""
+        return dict(self.__dict__)
+
+
+class _Wrapper(torch.nn.Module):
+    def __init__(self, student: Student) -> None:
+        super().__init__()
+        self.student = student
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.student(input_ids, attention_mask)
+
+
+def export_onnx(student: Student, encoder: ReportEncoder, sample_texts: list[str], path: Path, dynamo: bool = True) -> Path:
+    """Export the student to an ONNX file with dynamic batch and sequence axes.
+
+    Args:
+        student: the trained model.
+        encoder: its report encoder (for a realistic example input).
+        sample_texts: a few reports to trace with.
+        path: where to write model.onnx.
+        dynamo: use the dynamo exporter (smaller graph); legacy TorchScript otherwise.
+
+    Returns:
+        The path written.
+    """
+    model = _Wrapper(student.float().eval())
+    batch = encoder.encode(sample_texts[:2])
+    args = (torch.from_numpy(batch.input_ids), torch.from_numpy(batch.attention_mask))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with torch.inference_mode():
+        if dynamo:
+            seq = torch.export.Dim("sequence", min=2, max=encoder.max_length)
+            bsz = torch.export.Dim("batch", min=1, max=4096)
+            shapes = {"input_ids": {0: bsz, 1: seq}, "attention_mask": {0: bsz, 1: seq}}
+            program = torch.onnx.export(
+                model, args, dynamo=True, dynamic_shapes=shapes, opset_version=OPSET,
+                input_names=["input_ids", "attention_mask"], output_names=["logits"],
+            )
+            assert program is not None
+            program.save(str(path))
+        else:
+            axes = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"}, "logits": {0: "batch"}}
+            torch.onnx.export(
+                model, args, str(path), dynamo=False, opset_version=17,
+                input_names=["input_ids", "attention_mask"], output_names=["logits"], dynamic_axes=axes,
+            )
+    return path
+
+
+def quantize_int8(src: Path, dst: Path) -> Path:
+    """Dynamic int8 quantization of the MatMul/Gemm weights (CPU path)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"])
+    return dst
+
+
+def torch_logits(student: Student, encoder: ReportEncoder, texts: list[str], batch_size: int = 32) -> np.ndarray:
+    """PyTorch logits in input order (one batch per `batch_size`, padded to the longest)."""
+    from distill.train import predict_logits
+
+    return predict_logits(student.float().eval(), encoder, texts, torch.device("cpu"), batch_size)
+
+
+def parity(reference: np.ndarray, onnx_path: Path, encoder: ReportEncoder, texts: list[str], variant: str, batch_size: int = 32) -> ParityReport:
+    """Compare an ONNX file's logits with reference logits on the same texts."""
+    from labeler.model.labeler import ModelLabeler
+    from labeler.model.config import LabelerConfig
+
+    backend = OnnxBackend(onnx_path, ["CPUExecutionProvider"])
+    cfg = LabelerConfig.model_construct(findings=[""] * reference.shape[1], n_classes=reference.shape[2])
+    runner = ModelLabeler(backend, encoder, cfg, None, "parity", batch_size=batch_size)  # type: ignore[arg-type]
+    got = runner.logits(texts)
+    if got.shape != reference.shape:
+        raise InferenceError(f"ONNX output shape {got.shape} != reference {reference.shape}")
+    return ParityReport(
+        variant=variant,
+        n_reports=len(texts),
+        max_abs_diff=float(np.abs(got - reference).max()),
+        argmax_agreement=float((got.argmax(-1) == reference.argmax(-1)).mean()),
+    )

@@ -1,0 +1,232 @@
+"""Train the student on teacher labels with the DeBERTa-RAD distillation loss.
+
+AdamW, cosine schedule with warm-up, fixed seed, length-bucketed batches padded to their
+longest member, early stopping on dev macro-F1, a `best/` checkpoint and a resumable `last/`
+checkpoint (model, optimiser, scheduler, RNG, epoch). CUDA when present, CPU otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+from transformers import get_cosine_schedule_with_warmup
+
+from distill.augment import recombine
+from distill.data import Examples, load_examples, load_reports
+from distill.losses import distillation_loss
+from distill.mlm import pretrain_mlm
+from distill.student import SIZES, Student, build_student
+from distill.tokenizer_train import save_tokenizer, train_tokenizer
+from labeler.decode import logits_to_u
+from labeler.io import read_u_file
+from labeler.metrics import evaluate
+from labeler.schema import load_schema
+from labeler.tokenize import ReportEncoder, model_text
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    """Every knob of a training run; validated on construction."""
+
+    output_dir: Path
+    reports: Path = Path("data/reports.jsonl")
+    labels: Path = Path("data/labels/teacher_train.jsonl")
+    dev_gold: Path | None = Path("data/labels/dev_gold.jsonl")
+    size: str = "small"
+    init: Path | None = None
+    vocab_size: int = 4000
+    max_length: int = 256
+    epochs: int = 30
+    batch_size: int = 16
+    lr: float = 5e-4
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.06
+    alpha: float = 0.5
+    temperature: float = 2.0
+    patience: int = 6
+    seed: int = 13
+    mlm_epochs: int = 0
+    augment: float = 0.0
+    threads: int | None = None
+    limit: int | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.output_dir = Path(self.output_dir)
+        if self.size not in SIZES:
+            raise ValueError(f"size must be one of {sorted(SIZES)}")
+        if not 0 <= self.alpha <= 1 or self.temperature <= 0:
+            raise ValueError("alpha must be in [0, 1] and temperature > 0")
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise ValueError("epochs, batch_size and lr must be positive")
+        if not 0 <= self.augment <= 4:
+            raise ValueError("augment is the ratio of synthetic to real reports, 0..4")
+        for p in (self.reports, self.labels):
+            if not Path(p).is_file():
+                raise ValueError(f"{p} does not exist")
+
+    def to_json(self) -> dict[str, object]:
+        """JSON-ready copy (paths as strings)."""
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Shuffle, sort within windows of 50 batches by length, cut into batches, shuffle batches."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    window = batch_size * 50
+    out: list[list[int]] = []
+    for i in range(0, len(order), window):
+        chunk = sorted(order[i : i + window], key=lambda j: lengths[j])
+        out += [chunk[k : k + batch_size] for k in range(0, len(chunk), batch_size)]
+    rng.shuffle(out)
+    return out
+
+
+def predict_logits(model: Student, encoder: ReportEncoder, texts: list[str], device: torch.device, batch_size: int = 64) -> np.ndarray:
+    """Student logits for texts, in input order (length-sorted internally)."""
+    ids, _ = encoder.ids(texts)
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    out = np.zeros((len(ids), len(model.findings), 8), dtype=np.float32)
+    model.eval()
+    with torch.inference_mode():
+        for k in range(0, len(order), batch_size):
+            idx = order[k : k + batch_size]
+            input_ids, mask = encoder.pad([ids[i] for i in idx])
+            logits = model(torch.from_numpy(input_ids).to(device), torch.from_numpy(mask).to(device))
+            out[idx] = logits.float().cpu().numpy()
+    return out
+
+
+def _encoder_for(cfg: TrainConfig, train_texts: list[str]) -> ReportEncoder:
+    path = cfg.output_dir / "tokenizer.json"
+    if cfg.init is not None:
+        from transformers import AutoTokenizer
+
+        hf = AutoTokenizer.from_pretrained(str(cfg.init), local_files_only=True)
+        hf.backend_tokenizer.save(str(path))
+    elif not path.exists():
+        corpus = [" ".join(model_text(t)) for t in train_texts]
+        save_tokenizer(train_tokenizer(corpus, cfg.vocab_size), path)
+    return ReportEncoder.from_file(path, cfg.max_length)
+
+
+def train(cfg: TrainConfig) -> dict[str, object]:
+    """Run (or resume) a training run.
+
+    Args:
+        cfg: the run configuration.
+
+    Returns:
+        A summary: best epoch, best dev macro-F1, paths.
+    """
+    cfg.output_dir.mkdir(parents=True, exist_ok=True)
+    (cfg.output_dir / "train_config.json").write_text(json.dumps(cfg.to_json(), indent=1), encoding="utf-8")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    seed_everything(cfg.seed)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    schema = load_schema()
+    keys = schema.keys
+    train_reports = load_reports(cfg.reports, "train")
+    examples = load_examples(train_reports, cfg.labels, schema)
+    if cfg.limit:
+        examples = Examples(examples.ids[: cfg.limit], examples.texts[: cfg.limit], examples.targets[: cfg.limit])
+    encoder = _encoder_for(cfg, examples.texts)
+    if cfg.augment > 0:
+        examples = recombine(examples, cfg.augment, cfg.seed, schema)
+    ids, _ = encoder.ids(examples.texts)
+    lengths = [len(x) for x in ids]
+    targets = torch.from_numpy(examples.targets)
+
+    dev_texts: list[str] = []
+    dev_gold: dict[str, dict[str, int | None]] = {}
+    if cfg.dev_gold is not None and Path(cfg.dev_gold).is_file():
+        dev_gold = read_u_file(Path(cfg.dev_gold))
+        dev_reports = load_reports(cfg.reports, "dev")
+        dev_gold = {k: v for k, v in dev_gold.items() if k in dev_reports}
+        dev_texts = [dev_reports[k]["text"] for k in dev_gold]
+
+    model = build_student(keys, cfg.size, encoder.tokenizer.get_vocab_size(), cfg.max_length, encoder.pad_id, cfg.init).to(device)
+    last = cfg.output_dir / "last"
+    state_path = last / "trainer_state.pt"
+    rng = random.Random(cfg.seed)
+    steps_per_epoch = (len(ids) + cfg.batch_size - 1) // cfg.batch_size
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    total = steps_per_epoch * cfg.epochs
+    scheduler = get_cosine_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total), total)
+    start_epoch, best_f1, best_epoch, stale = 0, -1.0, -1, 0
+    if state_path.exists():
+        state = torch.load(state_path, map_location="cpu", weights_only=False)
+        model.load_state_dict(torch.load(last / "weights.pt", map_location="cpu", weights_only=True))
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        start_epoch, best_f1, best_epoch, stale = state["epoch"] + 1, state["best_f1"], state["best_epoch"], state["stale"]
+        rng.setstate(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        log.info("resuming at epoch %d (best dev macro-F1 %.4f)", start_epoch, best_f1)
+    elif cfg.mlm_epochs > 0 and cfg.init is None:
+        pretrain_mlm(model.encoder, encoder, ids, cfg.mlm_epochs, cfg.batch_size * 2, 1e-3, cfg.seed, device)
+
+    history = cfg.output_dir / "history.jsonl"
+    for epoch in range(start_epoch, cfg.epochs):
+        model.train()
+        batches = _batches(lengths, cfg.batch_size, rng)
+        running = 0.0
+        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", disable=None)
+        for step, idx in enumerate(bar, start=1):
+            input_ids, mask = encoder.pad([ids[i] for i in idx])
+            logits = model(torch.from_numpy(input_ids).to(device), torch.from_numpy(mask).to(device))
+            loss = distillation_loss(logits, targets[idx].to(device), cfg.alpha, cfg.temperature)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            running += float(loss)
+            bar.set_postfix(loss=f"{running / step:.3f}")
+        row: dict[str, object] = {"epoch": epoch + 1, "train_loss": running / max(1, len(batches))}
+        if dev_texts:
+            pred = logits_to_u(predict_logits(model, encoder, dev_texts, device), keys)
+            result = evaluate(dict(zip(dev_gold, pred, strict=True)), dev_gold, schema)
+            row.update(dev_macro_f1=result.macro_f1, dev_uncertain_f1=result.per_status["uncertain"]["f1"], dev_u_exact=result.u_exact)
+            score = result.macro_f1
+        else:
+            score = -row["train_loss"]  # type: ignore[operator]
+        if score > best_f1:
+            best_f1, best_epoch, stale = score, epoch + 1, 0
+            model.save(cfg.output_dir / "best")
+        else:
+            stale += 1
+        with history.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(row) + "\n")
+        log.info("epoch %d: %s", epoch + 1, row)
+        model.save(last)
+        torch.save(
+            {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "epoch": epoch,
+             "best_f1": best_f1, "best_epoch": best_epoch, "stale": stale, "rng": rng.getstate(),
+             "torch_rng": torch.get_rng_state()},
+            state_path,
+        )
+        if stale >= cfg.patience:
+            log.info("early stop: no dev improvement for %d epochs", stale)
+            break
+    summary = {"best_epoch": best_epoch, "best_dev_macro_f1": best_f1, "checkpoint": str(cfg.output_dir / "best")}
+    (cfg.output_dir / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    return summary

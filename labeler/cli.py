@@ -1,0 +1,223 @@
+"""The `radlabel` command line: label files and evaluate label files.
+
+Other packages add command groups through the `radlabel.cli` entry-point group (the
+distillation recipe adds `radlabel distill ...`), so this core CLI never imports them.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from enum import Enum
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from tqdm import tqdm
+
+from labeler.base import DEFAULT_MAX_CHARS, Labeler, check_reports
+from labeler.errors import LabelerError
+from labeler.io import LineError, csv_header, csv_row, read_reports, read_u_file, write_jsonl
+from labeler.metrics import EvalResult, evaluate, to_view
+from labeler.records import Report
+from labeler.schema import load_schema
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="radlabel: label chest X-ray reports.")
+err = Console(stderr=True)
+
+DEFAULT_MODEL_ENV = "RADLABEL_MODEL"
+DEFAULT_MODEL_DIR = Path("models/default")
+
+
+class LabelerKind(str, Enum):
+    """Which labeler to run."""
+
+    model = "model"
+    rules = "rules"
+
+
+class OnError(str, Enum):
+    """What to do with an input line that is not a valid report."""
+
+    skip = "skip"
+    fail = "fail"
+
+
+class Fmt(str, Enum):
+    """Output format."""
+
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+def default_model_path() -> Path:
+    """The model bundle used when none is given: $RADLABEL_MODEL, else ./models/default."""
+    return Path(os.environ.get(DEFAULT_MODEL_ENV, DEFAULT_MODEL_DIR))
+
+
+def make_labeler(kind: LabelerKind, model: Path | None, max_chars: int = DEFAULT_MAX_CHARS) -> Labeler:
+    """Build the requested labeler.
+
+    Raises:
+        ModelLoadError: the model bundle cannot be loaded.
+    """
+    if kind is LabelerKind.rules:
+        from labeler.rules.labeler import RuleLabeler
+
+        return RuleLabeler(max_chars=max_chars)
+    from labeler.model.labeler import ModelLabeler
+
+    return ModelLabeler.from_bundle(model or default_model_path(), max_chars=max_chars)
+
+
+def _batches(items: Iterator[tuple[int, Report]], size: int) -> Iterator[list[tuple[int, Report]]]:
+    batch: list[tuple[int, Report]] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+@app.command()
+def label(
+    input: Annotated[Path, typer.Argument(help="JSONL ({id,text}), CSV or text file (one report per line)")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="where to write the labels")],
+    labeler: Annotated[LabelerKind, typer.Option(help="model (default bundle) or rules")] = LabelerKind.model,
+    model: Annotated[Path | None, typer.Option(help="model bundle directory")] = None,
+    view: Annotated[list[str] | None, typer.Option(help="add a view, e.g. chexpert14")] = None,
+    fmt: Annotated[Fmt, typer.Option("--format", help="output format")] = Fmt.jsonl,
+    mapping: Annotated[str, typer.Option(help="status mapping: default or chexpert")] = "default",
+    on_error: Annotated[OnError, typer.Option(help="skip bad lines (reported) or stop")] = OnError.fail,
+    batch_size: Annotated[int, typer.Option(min=1, max=1024)] = 64,
+    max_chars: Annotated[int, typer.Option(min=1)] = DEFAULT_MAX_CHARS,
+) -> None:
+    """Label every report of INPUT and write one record per report."""
+    views = view or []
+    schema = load_schema()
+    try:
+        for v in views:
+            schema.view(v)
+        schema.mapping(mapping)
+        lab = make_labeler(labeler, model, max_chars)
+    except LabelerError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    skipped = 0
+
+    def good_lines() -> Iterator[tuple[int, Report]]:
+        nonlocal skipped
+        for n, item in read_reports(input):
+            if isinstance(item, Report):
+                try:
+                    check_reports([item], max_chars)
+                except LabelerError as exc:
+                    item = LineError(n, str(exc))
+            if isinstance(item, LineError):
+                err.print(f"{input}:{item.line}: {item.reason}")
+                if on_error is OnError.fail:
+                    raise typer.Exit(1)
+                skipped += 1
+                continue
+            yield n, item
+
+    written = 0
+    try:
+        with output.open("w", encoding="utf-8", newline="") as handle:
+            writer = _start(handle, fmt, schema, views)
+            with tqdm(desc="labelling", unit=" reports", disable=None, file=sys.stderr) as bar:
+                for batch in _batches(good_lines(), batch_size):
+                    records = lab.label([r for _, r in batch], views=views, mapping=mapping)
+                    if writer is None:
+                        written += write_jsonl(records, handle)
+                    else:
+                        for rec in records:
+                            writer.writerow(csv_row(rec, schema, views))
+                        written += len(records)
+                    bar.update(len(batch))
+    except LabelerError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    err.print(f"{written} reports labelled by {lab.name} -> {output}" + (f"; {skipped} lines skipped" if skipped else ""))
+
+
+def _start(handle: TextIO, fmt: Fmt, schema: object, views: Sequence[str]) -> csv.DictWriter | None:  # type: ignore[type-arg]
+    if fmt is Fmt.jsonl:
+        return None
+    from labeler.schema import Schema
+
+    assert isinstance(schema, Schema)
+    writer = csv.writer(handle)
+    writer.writerow(csv_header(schema, views))
+    return writer  # type: ignore[return-value]
+
+
+def _table(result: EvalResult, title: str) -> Table:
+    table = Table(title=title)
+    for col in ("label", "F1", "F1 present", "F1 absent", "F1 uncertain", "n pres/abs/unc"):
+        table.add_column(col, justify="right" if col != "label" else "left")
+    for key, row in result.per_finding.items():
+        counts = f"{int(row['n_present'])}/{int(row['n_absent'])}/{int(row['n_uncertain'])}"
+        table.add_row(key, f"{row['f1']:.3f}", f"{row['f1_present']:.3f}", f"{row['f1_absent']:.3f}", f"{row['f1_uncertain']:.3f}", counts)
+    return table
+
+
+@app.command("eval")
+def eval_cmd(
+    pred: Annotated[Path, typer.Option(help="predicted labels (radlabel JSONL or {id,u} lines)")],
+    gold: Annotated[Path, typer.Option(help="gold labels ({id,u} lines)")],
+    view: Annotated[str | None, typer.Option(help="score a view (e.g. chexpert14) instead of findings")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="write metrics JSON here")] = None,
+    mapping: Annotated[str, typer.Option(help="status mapping: default or chexpert")] = "default",
+) -> None:
+    """Compute every metric of LABELS.md and print a table."""
+    schema = load_schema()
+    try:
+        p, g = read_u_file(pred), read_u_file(gold)
+        if view:
+            p = {k: to_view(v, schema, view) for k, v in p.items()}
+            g = {k: to_view(v, schema, view) for k, v in g.items()}
+            keys = [k for k in schema.view(view).labels if k != "No Finding"]
+        else:
+            keys = schema.keys
+        result = evaluate(p, g, schema, keys=keys, mapping=mapping)
+    except LabelerError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    out = Console()
+    out.print(_table(result, f"{pred.name} vs {gold.name}" + (f" ({view})" if view else "")))
+    status = ", ".join(f"{s} {v['f1']:.3f}" for s, v in result.per_status.items())
+    out.print(f"macro-F1 {result.macro_f1:.4f} | pooled F1: {status}")
+    out.print(f"u: exact {result.u_exact:.3f}  MAE {result.u_mae:.3f}  kappa(qw) {result.u_kappa:.3f}  (n={result.u_n})")
+    if output:
+        output.write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
+
+
+def _register_plugins() -> None:
+    for ep in entry_points(group="radlabel.cli"):
+        try:
+            sub = ep.load()
+        except ImportError as exc:  # optional extra not installed
+            missing = exc.name or str(exc)
+
+            @app.command(ep.name, help=f"(unavailable: {missing} is not installed)")
+            def _missing(name: str = ep.name, why: str = missing) -> None:
+                err.print(f"`radlabel {name}` needs an optional dependency ({why}): pip install 'radlabel[train]'")
+                raise typer.Exit(2)
+
+            continue
+        app.add_typer(sub, name=ep.name)
+
+
+def main() -> None:
+    """Entry point of the `radlabel` command."""
+    _register_plugins()
+    app()

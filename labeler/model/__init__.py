@@ -1,0 +1,1 @@
+"""The model labeler: a student bundle run with ONNX Runtime."""

@@ -1,0 +1,68 @@
+"""ONNX Runtime session of the student: CUDA provider when present, CPU otherwise.
+
+Input names are read from the session (`token_type_ids` exists only when the encoder has a
+type vocabulary), and every ORT failure is wrapped in a typed labeler error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+
+from labeler.errors import InferenceError, ModelLoadError
+
+
+def available_providers(prefer_gpu: bool = True) -> list[str]:
+    """Providers to use, best first: CUDA when this onnxruntime build offers it, then CPU."""
+    have = ort.get_available_providers()
+    out = ["CUDAExecutionProvider"] if prefer_gpu and "CUDAExecutionProvider" in have else []
+    return [*out, "CPUExecutionProvider"]
+
+
+class OnnxBackend:
+    """One inference session of a student ONNX file."""
+
+    def __init__(self, path: Path, providers: list[str] | None = None, threads: int | None = None) -> None:
+        if not path.is_file():
+            raise ModelLoadError(f"model file {path} does not exist")
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=providers or available_providers())
+        except Exception as exc:  # ORT raises its own Fail/InvalidGraph types, not exported
+            raise ModelLoadError(f"cannot load {path}: {exc}") from exc
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.path = path
+
+    @property
+    def provider(self) -> str:
+        """The provider that runs the session."""
+        return str(self.session.get_providers()[0])
+
+    def run(self, input_ids: npt.NDArray[np.int64], attention_mask: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+        """Logits [batch, findings, classes].
+
+        Raises:
+            InferenceError: ORT failed on the batch.
+        """
+        feeds: dict[str, npt.NDArray[np.int64]] = {}
+        for name in self.input_names:
+            if name == "input_ids":
+                feeds[name] = input_ids
+            elif name == "attention_mask":
+                feeds[name] = attention_mask
+            elif name == "token_type_ids":
+                feeds[name] = np.zeros_like(input_ids)
+            else:
+                raise InferenceError(f"model has an unexpected input {name!r}")
+        try:
+            out = self.session.run(None, feeds)[0]
+        except Exception as exc:
+            raise InferenceError(f"inference failed: {exc}") from exc
+        return np.asarray(out, dtype=np.float32)

@@ -1,0 +1,166 @@
+"""The model labeler: a distilled student bundle behind the common `Labeler` interface.
+
+Reports are sorted by token length and batched (padding to the longest in each batch, not to
+max_length), run through ONNX Runtime, decoded by argmax over (not mentioned, u -3..+3), and
+turned into records by the same code as the rule labeler. The model gives no character spans,
+so records carry probabilities instead of evidence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from labeler.assemble import build_record
+from labeler.base import DEFAULT_MAX_CHARS, check_reports
+from labeler.decode import logits_to_u, softmax
+from labeler.errors import ModelLoadError
+from labeler.model.backend import OnnxBackend, available_providers
+from labeler.model.config import LabelerConfig
+from labeler.records import Report, ReportLabels
+from labeler.schema import Schema, load_schema
+from labeler.tokenize import ReportEncoder
+
+Variant = Literal["auto", "fp32", "int8", "fp16"]
+
+
+def choose_file(config: LabelerConfig, variant: Variant, providers: list[str]) -> tuple[str, str]:
+    """Pick the model file: int8 on CPU, fp16 (else fp32) on CUDA, unless asked otherwise.
+
+    Returns:
+        (variant name, file name).
+
+    Raises:
+        ModelLoadError: the requested variant is not in the bundle.
+    """
+    on_gpu = providers[0] == "CUDAExecutionProvider"
+    if variant == "auto":
+        if on_gpu:
+            variant = "fp16" if config.files.fp16 else "fp32"
+        else:
+            variant = "int8" if config.files.int8 else "fp32"
+    name = getattr(config.files, variant)
+    if not name:
+        raise ModelLoadError(f"bundle has no {variant} model")
+    return variant, name
+
+
+class ModelLabeler:
+    """Labels reports with an exported student model."""
+
+    def __init__(
+        self,
+        backend: OnnxBackend,
+        encoder: ReportEncoder,
+        config: LabelerConfig,
+        schema: Schema,
+        label_name: str,
+        max_chars: int = DEFAULT_MAX_CHARS,
+        batch_size: int = 32,
+    ) -> None:
+        self.backend = backend
+        self.encoder = encoder
+        self.config = config
+        self.schema = schema
+        self.max_chars = max_chars
+        self.batch_size = batch_size
+        self._name = label_name
+
+    @classmethod
+    def from_bundle(
+        cls,
+        directory: Path,
+        variant: Variant = "auto",
+        max_chars: int = DEFAULT_MAX_CHARS,
+        batch_size: int = 32,
+        threads: int | None = None,
+        prefer_gpu: bool = True,
+    ) -> ModelLabeler:
+        """Load a model bundle directory.
+
+        Args:
+            directory: the bundle (labeler_config.json, tokenizer.json, model files).
+            variant: auto | fp32 | int8 | fp16.
+            max_chars: longest report accepted.
+            batch_size: reports per ONNX run.
+            threads: intra-op threads (ORT default when None).
+            prefer_gpu: use CUDA when this onnxruntime build has it.
+
+        Raises:
+            ModelLoadError: missing or broken bundle.
+            SchemaMismatch: bundle made for another schema version.
+        """
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise ModelLoadError(f"model bundle {directory} does not exist (train one with `make model`, or use --labeler rules)")
+        config = LabelerConfig.read(directory)
+        schema = load_schema()
+        config.check(schema)
+        providers = available_providers(prefer_gpu)
+        chosen, filename = choose_file(config, variant, providers)
+        backend = OnnxBackend(directory / filename, providers, threads)
+        encoder = ReportEncoder.from_file(directory / config.files.tokenizer, config.max_length, config.special_tokens or None)
+        digest = hashlib.sha256((directory / filename).read_bytes()).hexdigest()[:8]
+        return cls(backend, encoder, config, schema, f"model/{chosen}/{digest}", max_chars, batch_size)
+
+    @property
+    def name(self) -> str:
+        """`model/<variant>/<sha256 prefix of the model file>`."""
+        return self._name
+
+    def health(self) -> bool:
+        """Run a one-token batch through the session."""
+        ids, mask = self.encoder.pad([[self.encoder.cls_id, self.encoder.sep_id, self.encoder.sep_id]])
+        logits = self.backend.run(ids, mask)
+        return bool(np.isfinite(logits).all())
+
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
+        """Logits [reports, findings, 8] in input order, run in length-sorted batches."""
+        ids, _ = self.encoder.ids(texts)
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        out = np.zeros((len(ids), len(self.config.findings), self.config.n_classes), dtype=np.float32)
+        for k in range(0, len(order), self.batch_size):
+            idx = order[k : k + self.batch_size]
+            input_ids, mask = self.encoder.pad([ids[i] for i in idx])
+            out[idx] = self.backend.run(input_ids, mask)
+        return out
+
+    def label(
+        self,
+        reports: Sequence[Report],
+        views: Sequence[str] = (),
+        mapping: str = "default",
+    ) -> list[ReportLabels]:
+        """Label reports.
+
+        Args:
+            reports: the batch.
+            views: view names to add.
+            mapping: status mapping name.
+
+        Returns:
+            One record per report, in input order.
+
+        Raises:
+            InvalidInput: empty text, unknown view or mapping.
+            InputTooLong: a report over the character limit.
+            InferenceError: the ONNX session failed.
+        """
+        check_reports(reports, self.max_chars)
+        for v in views:
+            self.schema.view(v)
+        self.schema.mapping(mapping)
+        if not reports:
+            return []
+        logits = self.logits([r.text for r in reports])
+        probs = softmax(logits)
+        keys = self.config.findings
+        out = []
+        for report, u, p in zip(reports, logits_to_u(logits, keys), probs, strict=True):
+            prob_map = {k: p[i].tolist() for i, k in enumerate(keys)}
+            out.append(build_record(report.id, u, self.schema, self.name, None, prob_map, views, mapping))
+        return out

@@ -1,0 +1,108 @@
+"""Turn a report into model input ids, identically for training and serving.
+
+The model reads only the labelled sections, IMPRESSION first and FINDINGS second:
+`[CLS] impression [SEP] findings [SEP]`. When a report is longer than `max_length`, the
+FINDINGS are cut from the end; the IMPRESSION, which governs conflicts, is kept whole unless
+it alone exceeds the limit (then it is cut too, and nothing of the findings remains). Batches
+are padded to their longest member, not to max_length: IU reports average ~50 tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from tokenizers import Tokenizer
+
+from labeler.errors import InvalidInput, ModelLoadError
+from labeler.sections import labelled_sections
+
+SPECIAL = {"pad": "[PAD]", "cls": "[CLS]", "sep": "[SEP]", "unk": "[UNK]", "mask": "[MASK]"}
+
+
+def model_text(report: str) -> tuple[str, str]:
+    """The (impression, findings) text pair the model reads from a report."""
+    impression: list[str] = []
+    findings: list[str] = []
+    for section in labelled_sections(report):
+        body = " ".join(section.text(report).split())
+        (impression if section.name == "IMPRESSION" else findings).append(body)
+    return " ".join(impression), " ".join(findings)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Padded model inputs and how many tokens each report lost to truncation."""
+
+    input_ids: npt.NDArray[np.int64]
+    attention_mask: npt.NDArray[np.int64]
+    truncated: list[int]
+
+
+class ReportEncoder:
+    """A `tokenizers` tokenizer plus the section layout and truncation policy above."""
+
+    def __init__(self, tokenizer: Tokenizer, max_length: int = 256, special: dict[str, str] | None = None) -> None:
+        if max_length < 8:
+            raise InvalidInput("max_length must be at least 8")
+        self.tokenizer = tokenizer
+        self.tokenizer.no_padding()
+        self.tokenizer.no_truncation()
+        self.max_length = max_length
+        names = special or SPECIAL
+        ids = {k: tokenizer.token_to_id(v) for k, v in names.items()}
+        absent = [names[k] for k in ("pad", "cls", "sep") if ids.get(k) is None]
+        if absent:
+            raise ModelLoadError(f"tokenizer lacks special tokens {absent}")
+        self.pad_id = int(ids["pad"])  # type: ignore[arg-type]
+        self.cls_id = int(ids["cls"])  # type: ignore[arg-type]
+        self.sep_id = int(ids["sep"])  # type: ignore[arg-type]
+        self.mask_id = ids.get("mask")
+
+    @classmethod
+    def from_file(cls, path: Path, max_length: int = 256, special: dict[str, str] | None = None) -> ReportEncoder:
+        """Load `tokenizer.json`.
+
+        Raises:
+            ModelLoadError: the file is missing or not a tokenizer.
+        """
+        try:
+            tok = Tokenizer.from_file(str(path))
+        except Exception as exc:  # tokenizers raises a bare Exception on bad files
+            raise ModelLoadError(f"cannot load tokenizer {path}: {exc}") from exc
+        return cls(tok, max_length, special)
+
+    def ids(self, reports: Sequence[str]) -> tuple[list[list[int]], list[int]]:
+        """Unpadded ids per report and the number of tokens truncated from each."""
+        pairs = [model_text(r) for r in reports]
+        flat = [p[0] for p in pairs] + [p[1] for p in pairs]
+        enc = self.tokenizer.encode_batch(flat, add_special_tokens=False)
+        n = len(reports)
+        out, cut = [], []
+        budget = self.max_length - 3
+        for i in range(n):
+            imp, fin = enc[i].ids, enc[n + i].ids
+            keep_imp = imp[:budget]
+            keep_fin = fin[: max(0, budget - len(keep_imp))]
+            cut.append(len(imp) + len(fin) - len(keep_imp) - len(keep_fin))
+            out.append([self.cls_id, *keep_imp, self.sep_id, *keep_fin, self.sep_id])
+        return out, cut
+
+    def pad(self, ids: Sequence[Sequence[int]]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Pad id lists to the longest one; returns (input_ids, attention_mask)."""
+        width = max(len(x) for x in ids)
+        input_ids = np.full((len(ids), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(ids), width), dtype=np.int64)
+        for row, seq in enumerate(ids):
+            input_ids[row, : len(seq)] = seq
+            mask[row, : len(seq)] = 1
+        return input_ids, mask
+
+    def encode(self, reports: Sequence[str]) -> Batch:
+        """Encode and pad a batch of reports."""
+        ids, cut = self.ids(reports)
+        input_ids, mask = self.pad(ids)
+        return Batch(input_ids, mask, cut)
