@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,16 +81,30 @@ def load_sentence_pool(labels: Path, reports: dict[str, dict[str, str]], ids: se
     return pool
 
 
-def synthesize(pool: list[Sentence], n: int, seed: int, max_sentences: int = 6) -> list[tuple[str, dict[str, int]]]:
-    """Make n synthetic (text, u) reports from the sentence pool."""
+def seed_weights(labelled: list[Sentence]) -> list[float]:
+    """Sampling weight of each labelled sentence as the seed of a synthetic report.
+
+    Weighted by the rarest finding it decides (1 / sentences deciding that finding), so each
+    finding seeds about the same number of synthetic reports: rare findings (hernia, pleural
+    thickening, fracture) otherwise appear a few dozen times in the whole corpus.
+    """
+    counts = Counter(k for s in labelled for k in s.u)
+    return [max(1.0 / counts[k] for k in s.u) for s in labelled]
+
+
+def synthesize(
+    pool: list[Sentence], n: int, seed: int, max_sentences: int = 6
+) -> list[tuple[str, dict[str, int]]]:
+    """Make n synthetic (text, u) reports from the sentence pool (rare findings seeded evenly)."""
     rng = random.Random(seed)
     labelled = [s for s in pool if s.u]
+    weights = seed_weights(labelled)
     out: list[tuple[str, dict[str, int]]] = []
     attempts = 0
     while len(out) < n and attempts < n * 20 and labelled:
         attempts += 1
         k = rng.randint(2, max_sentences)
-        chosen = [rng.choice(labelled)] + [rng.choice(pool) for _ in range(k - 1)]
+        chosen = rng.choices(labelled, weights=weights) + [rng.choice(pool) for _ in range(k - 1)]
         u: dict[str, int] = {}
         ok = True
         for s in chosen:
@@ -104,8 +119,14 @@ def synthesize(pool: list[Sentence], n: int, seed: int, max_sentences: int = 6) 
     return out
 
 
-def recombine(examples: Examples, ratio: float, seed: int, schema: Schema, labels: Path | None = None,
-              reports: dict[str, dict[str, str]] | None = None) -> Examples:
+def recombine(
+    examples: Examples,
+    ratio: float,
+    seed: int,
+    schema: Schema,
+    labels: Path | None = None,
+    reports: dict[str, dict[str, str]] | None = None,
+) -> Examples:
     """Append ratio * len(examples) synthetic reports built from clean sentences.
 
     Args:

@@ -107,7 +107,12 @@ def make_bundle(
         shutil.rmtree(out)
     out.mkdir(parents=True)
     shutil.copy(tokenizer, out / "tokenizer.json")
-    (out / "schema.json").write_text(resources.files("labeler.resources").joinpath(f"schema_v{schema.version}.json").read_text(encoding="utf-8"), encoding="utf-8")
+    (out / "schema.json").write_text(
+        resources.files("labeler.resources")
+        .joinpath(f"schema_v{schema.version}.json")
+        .read_text(encoding="utf-8"),
+        encoding="utf-8",
+    )
     encoder = ReportEncoder.from_file(out / "tokenizer.json", max_length)
     dev = load_reports(reports, "dev")
     gold = {k: v for k, v in read_u_file(dev_gold).items() if k in dev} if dev_gold else {}
@@ -137,16 +142,22 @@ def make_bundle(
     if gold:
         reps = [Report(id=i, text=t) for i, t in zip(ids, texts, strict=True)]
         for variant in ("fp32", "int8") if int8 else ("fp32",):
-            lab = ModelLabeler.from_bundle(out, variant=variant, prefer_gpu=False)  # type: ignore[arg-type]
+            lab = ModelLabeler.from_bundle(out, variant=variant, prefer_gpu=False)
             pred = {r.id: r.u_map() for r in lab.label(reps)}
             metrics[variant] = evaluate(pred, gold, schema)
     write_card(out, config, checks, metrics)
     return BundleResult(out, checks, metrics)
 
 
-def write_card(out: Path, config: LabelerConfig, checks: list[ParityReport], metrics: dict[str, EvalResult]) -> None:
+def write_card(
+    out: Path, config: LabelerConfig, checks: list[ParityReport], metrics: dict[str, EvalResult]
+) -> None:
     """Write card.json and MODEL_CARD.md (with every file's sha256)."""
-    files = {p.name: {"sha256": sha256(p), "bytes": p.stat().st_size} for p in sorted(out.iterdir()) if p.is_file() and p.name not in ("card.json", "MODEL_CARD.md")}
+    files = {
+        p.name: {"sha256": sha256(p), "bytes": p.stat().st_size}
+        for p in sorted(out.iterdir())
+        if p.is_file() and p.name not in ("card.json", "MODEL_CARD.md")
+    }
     card = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "schema_version": config.schema_version,
@@ -179,7 +190,10 @@ def write_card(out: Path, config: LabelerConfig, checks: list[ParityReport], met
         "## Parity (ONNX vs PyTorch on dev reports)",
         "| variant | reports | max abs diff | argmax agreement |",
         "|---|---|---|---|",
-        *[f"| {c.variant} | {c.n_reports} | {c.max_abs_diff:.2e} | {c.argmax_agreement:.4f} |" for c in checks],
+        *[
+            f"| {c.variant} | {c.n_reports} | {c.max_abs_diff:.2e} | {c.argmax_agreement:.4f} |"
+            for c in checks
+        ],
         "",
     ]
     for variant, m in metrics.items():
@@ -191,11 +205,19 @@ def write_card(out: Path, config: LabelerConfig, checks: list[ParityReport], met
             "",
             "| finding | F1 | present | absent | uncertain |",
             "|---|---|---|---|---|",
-            *[f"| {k} | {r['f1']:.3f} | {r['f1_present']:.3f} | {r['f1_absent']:.3f} | {r['f1_uncertain']:.3f} |" for k, r in m.per_finding.items()],
+            *[
+                f"| {k} | {r['f1']:.3f} | {r['f1_present']:.3f} | {r['f1_absent']:.3f} | {r['f1_uncertain']:.3f} |"
+                for k, r in m.per_finding.items()
+            ],
             "",
         ]
     lines += ["## Files", "| file | bytes | sha256 |", "|---|---|---|"]
     lines += [f"| {name} | {v['bytes']} | {v['sha256']} |" for name, v in files.items()]
-    lines += ["", "## Limits", "- Trained from scratch (no pretrained weights reachable); English IU-style reports only.",
-              "- Gives no evidence spans; use the rule labeler for span-level evidence.", ""]
+    lines += [
+        "",
+        "## Limits",
+        "- Trained from scratch (no pretrained weights reachable); English IU-style reports only.",
+        "- Gives no evidence spans; use the rule labeler for span-level evidence.",
+        "",
+    ]
     (out / "MODEL_CARD.md").write_text("\n".join(lines), encoding="utf-8")

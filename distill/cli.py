@@ -9,23 +9,28 @@ from __future__ import annotations
 
 import json
 import logging
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from tqdm import tqdm
 
 from labeler.errors import LabelerError
 from labeler.io import LineError, read_reports
 from labeler.records import Report
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Distil a student model (DeBERTa-RAD recipe).")
-err = Console(stderr=True)
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="Distil a student model (DeBERTa-RAD recipe)."
+)
 
 
-class TeacherKind(str, Enum):
+def say(message: str) -> None:
+    """A plain message on stderr (no markup: messages may quote user input)."""
+    typer.echo(message, err=True)
+
+
+class TeacherKind(StrEnum):
     """Teacher backends."""
 
     openai = "openai"
@@ -37,7 +42,7 @@ def _reports(path: Path) -> list[Report]:
     out: list[Report] = []
     for _, item in read_reports(path):
         if isinstance(item, LineError):
-            err.print(f"{path}:{item.line}: {item.reason}")
+            say(f"{path}:{item.line}: {item.reason}")
             raise typer.Exit(1)
         out.append(item)
     return out
@@ -49,11 +54,20 @@ def teach(
     output: Annotated[Path, typer.Option("-o", "--output", help="teacher labels JSONL")],
     teacher: Annotated[TeacherKind, typer.Option(help="openai | rules | file")] = TeacherKind.rules,
     labels: Annotated[Path | None, typer.Option(help="label file for --teacher file")] = None,
-    base_url: Annotated[str | None, typer.Option(envvar="RADLABEL_TEACHER_URL", help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1")] = None,
-    model: Annotated[str | None, typer.Option(envvar="RADLABEL_TEACHER_MODEL", help="model name at the endpoint")] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="RADLABEL_TEACHER_URL", help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1"
+        ),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(envvar="RADLABEL_TEACHER_MODEL", help="model name at the endpoint")
+    ] = None,
     concurrency: Annotated[int, typer.Option(min=1, max=256)] = 8,
     timeout: Annotated[float, typer.Option(help="seconds per request")] = 60.0,
-    cache_dir: Annotated[Path, typer.Option(help="answer cache (resume / free reruns)")] = Path(".teacher_cache"),
+    cache_dir: Annotated[Path, typer.Option(help="answer cache (resume / free reruns)")] = Path(
+        ".teacher_cache"
+    ),
 ) -> None:
     """Label a corpus with a teacher (API key from $RADLABEL_TEACHER_API_KEY)."""
     from distill.teachers.base import write_results
@@ -75,22 +89,37 @@ def teach(
                 raise typer.BadParameter("--teacher openai needs --base-url and --model")
             from distill.teachers.openai import OpenAITeacher, OpenAITeacherConfig
 
-            cfg = OpenAITeacherConfig(base_url=base_url, model=model, concurrency=concurrency, timeout_s=timeout, cache_dir=cache_dir)
+            cfg = OpenAITeacherConfig(
+                base_url=base_url,
+                model=model,
+                concurrency=concurrency,
+                timeout_s=timeout,
+                cache_dir=cache_dir,
+            )
             with tqdm(total=len(reports), desc="teacher", unit=" reports") as bar:
                 results = OpenAITeacher(cfg).teach(reports, progress=bar.update)
     except (LabelerError, ValueError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        say(f"error: {exc}")
         raise typer.Exit(2) from exc
     ok, bad = write_results(results, output)
-    err.print(f"{ok} labelled -> {output}" + (f"; {bad} failures -> {output.with_suffix('.failures.jsonl')}" if bad else ""))
+    say(
+        f"{ok} labelled -> {output}"
+        + (f"; {bad} failures -> {output.with_suffix('.failures.jsonl')}" if bad else "")
+    )
 
 
 @app.command()
 def train(
     output_dir: Annotated[Path, typer.Option("-o", "--output-dir")] = Path("runs/student"),
-    labels: Annotated[Path, typer.Option(help="teacher labels JSONL")] = Path("data/labels/teacher_train.jsonl"),
-    reports: Annotated[Path, typer.Option(help="reports.jsonl with split fields")] = Path("data/reports.jsonl"),
-    dev_gold: Annotated[Path | None, typer.Option(help="dev labels for early stopping")] = Path("data/labels/dev_gold.jsonl"),
+    labels: Annotated[Path, typer.Option(help="teacher labels JSONL")] = Path(
+        "data/labels/teacher_train.jsonl"
+    ),
+    reports: Annotated[Path, typer.Option(help="reports.jsonl with split fields")] = Path(
+        "data/reports.jsonl"
+    ),
+    dev_gold: Annotated[Path | None, typer.Option(help="dev labels for early stopping")] = Path(
+        "data/labels/dev_gold.jsonl"
+    ),
     size: Annotated[str, typer.Option(help="tiny | small | base")] = "small",
     init: Annotated[Path | None, typer.Option(help="local pretrained DeBERTa checkpoint dir")] = None,
     epochs: int = 30,
@@ -99,11 +128,15 @@ def train(
     alpha: float = 0.5,
     temperature: float = 2.0,
     mlm_epochs: int = 3,
-    augment: Annotated[float, typer.Option(help="synthetic reports per real one (sentence recombination)")] = 1.0,
+    augment: Annotated[
+        float, typer.Option(help="synthetic reports per real one (sentence recombination)")
+    ] = 1.0,
     patience: int = 6,
     seed: int = 13,
     threads: int | None = None,
-    limit: Annotated[int | None, typer.Option(help="use only the first N teacher labels (smoke runs)")] = None,
+    limit: Annotated[
+        int | None, typer.Option(help="use only the first N teacher labels (smoke runs)")
+    ] = None,
 ) -> None:
     """Train (or resume) a student with the distillation loss."""
     from distill.train import TrainConfig
@@ -112,14 +145,28 @@ def train(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     try:
         cfg = TrainConfig(
-            output_dir=output_dir, reports=reports, labels=labels, dev_gold=dev_gold, size=size, init=init,
-            epochs=epochs, batch_size=batch_size, lr=lr, alpha=alpha, temperature=temperature,
-            mlm_epochs=mlm_epochs, augment=augment, patience=patience, seed=seed, threads=threads, limit=limit,
+            output_dir=output_dir,
+            reports=reports,
+            labels=labels,
+            dev_gold=dev_gold,
+            size=size,
+            init=init,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            alpha=alpha,
+            temperature=temperature,
+            mlm_epochs=mlm_epochs,
+            augment=augment,
+            patience=patience,
+            seed=seed,
+            threads=threads,
+            limit=limit,
         )
     except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        say(f"error: {exc}")
         raise typer.Exit(2) from exc
-    err.print(json.dumps(run(cfg)))
+    say(json.dumps(run(cfg)))
 
 
 @app.command()
@@ -136,13 +183,25 @@ def bundle(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     cfg = json.loads((run_dir / "train_config.json").read_text(encoding="utf-8"))
-    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8")) if (run_dir / "summary.json").exists() else {}
+    summary = (
+        json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+        if (run_dir / "summary.json").exists()
+        else {}
+    )
     result = make_bundle(
-        run_dir / "best", run_dir / "tokenizer.json", output, reports, dev_gold,
-        training={**cfg, **summary}, labels=Path(cfg["labels"]), max_length=int(cfg["max_length"]), int8=int8, dynamo=dynamo,
+        run_dir / "best",
+        run_dir / "tokenizer.json",
+        output,
+        reports,
+        dev_gold,
+        training={**cfg, **summary},
+        labels=Path(cfg["labels"]),
+        max_length=int(cfg["max_length"]),
+        int8=int8,
+        dynamo=dynamo,
     )
     for p in result.parity:
-        err.print(f"parity {p.variant}: max|diff| {p.max_abs_diff:.2e}, argmax agreement {p.argmax_agreement:.4f}")
+        say(f"parity {p.variant}: max|diff| {p.max_abs_diff:.2e}, argmax agreement {p.argmax_agreement:.4f}")
     for variant, m in result.metrics.items():
-        err.print(f"dev {variant}: macro-F1 {m.macro_f1:.4f}, uncertain F1 {m.per_status['uncertain']['f1']:.3f}")
-    err.print(f"bundle -> {output}")
+        say(f"dev {variant}: macro-F1 {m.macro_f1:.4f}, uncertain F1 {m.per_status['uncertain']['f1']:.3f}")
+    say(f"bundle -> {output}")

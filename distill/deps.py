@@ -19,6 +19,4 @@ def require(module: str, extra: str = "train") -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise MissingDependency(
-            f"{module} is needed here: pip install 'radlabel[{extra}]'"
-        ) from exc
+        raise MissingDependency(f"{module} is needed here: pip install 'radlabel[{extra}]'") from exc

@@ -45,10 +45,13 @@ class _Wrapper(torch.nn.Module):
         self.student = student
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.student(input_ids, attention_mask)
+        logits: torch.Tensor = self.student(input_ids, attention_mask)
+        return logits
 
 
-def export_onnx(student: Student, encoder: ReportEncoder, sample_texts: list[str], path: Path, dynamo: bool = True) -> Path:
+def export_onnx(
+    student: Student, encoder: ReportEncoder, sample_texts: list[str], path: Path, dynamo: bool = True
+) -> Path:
     """Export the student to an ONNX file with dynamic batch and sequence axes.
 
     Args:
@@ -71,16 +74,31 @@ def export_onnx(student: Student, encoder: ReportEncoder, sample_texts: list[str
             bsz = torch.export.Dim("batch", min=1, max=4096)
             shapes = {"input_ids": {0: bsz, 1: seq}, "attention_mask": {0: bsz, 1: seq}}
             program = torch.onnx.export(
-                model, args, dynamo=True, dynamic_shapes=shapes, opset_version=OPSET,
-                input_names=["input_ids", "attention_mask"], output_names=["logits"],
+                model,
+                args,
+                dynamo=True,
+                dynamic_shapes=shapes,
+                opset_version=OPSET,
+                input_names=["input_ids", "attention_mask"],
+                output_names=["logits"],
             )
             assert program is not None
             program.save(str(path))
         else:
-            axes = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"}, "logits": {0: "batch"}}
+            axes = {
+                "input_ids": {0: "batch", 1: "sequence"},
+                "attention_mask": {0: "batch", 1: "sequence"},
+                "logits": {0: "batch"},
+            }
             torch.onnx.export(
-                model, args, str(path), dynamo=False, opset_version=17,
-                input_names=["input_ids", "attention_mask"], output_names=["logits"], dynamic_axes=axes,
+                model,
+                args,
+                str(path),
+                dynamo=False,
+                opset_version=17,
+                input_names=["input_ids", "attention_mask"],
+                output_names=["logits"],
+                dynamic_axes=axes,
             )
     return path
 
@@ -93,17 +111,26 @@ def quantize_int8(src: Path, dst: Path) -> Path:
     return dst
 
 
-def torch_logits(student: Student, encoder: ReportEncoder, texts: list[str], batch_size: int = 32) -> np.ndarray:
+def torch_logits(
+    student: Student, encoder: ReportEncoder, texts: list[str], batch_size: int = 32
+) -> np.ndarray:
     """PyTorch logits in input order (one batch per `batch_size`, padded to the longest)."""
     from distill.train import predict_logits
 
     return predict_logits(student.float().eval(), encoder, texts, torch.device("cpu"), batch_size)
 
 
-def parity(reference: np.ndarray, onnx_path: Path, encoder: ReportEncoder, texts: list[str], variant: str, batch_size: int = 32) -> ParityReport:
+def parity(
+    reference: np.ndarray,
+    onnx_path: Path,
+    encoder: ReportEncoder,
+    texts: list[str],
+    variant: str,
+    batch_size: int = 32,
+) -> ParityReport:
     """Compare an ONNX file's logits with reference logits on the same texts."""
-    from labeler.model.labeler import ModelLabeler
     from labeler.model.config import LabelerConfig
+    from labeler.model.labeler import ModelLabeler
 
     backend = OnnxBackend(onnx_path, ["CPUExecutionProvider"])
     cfg = LabelerConfig.model_construct(findings=[""] * reference.shape[1], n_classes=reference.shape[2])

@@ -37,9 +37,7 @@ def distillation_loss(
     return (alpha * scaled + (1.0 - alpha) * plain).sum(dim=-1).mean()
 
 
-def gls_loss(
-    logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None
-) -> torch.Tensor:
+def gls_loss(logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Generalized label smoothing loss for binary findings (per finding, two classes).
 
     `L = (1 - r) * CE(p, y) + r * CE(p, uniform)`, written through the equivalent soft

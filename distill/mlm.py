@@ -19,7 +19,13 @@ log = logging.getLogger(__name__)
 
 
 def mask_tokens(
-    input_ids: torch.Tensor, attention_mask: torch.Tensor, mask_id: int, vocab: int, special: set[int], p: float, gen: torch.Generator
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    mask_id: int,
+    vocab: int,
+    special: set[int],
+    p: float,
+    gen: torch.Generator,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """BERT masking: p of real tokens chosen; 80% [MASK], 10% random, 10% kept."""
     labels = input_ids.clone()
@@ -48,7 +54,8 @@ def pretrain_mlm(
     """Masked-LM training of `encoder` in place; returns the last epoch's mean loss."""
     if tokenizer.mask_id is None:
         raise ValueError("tokenizer has no [MASK] token")
-    mlm = DebertaV2ForMaskedLM(encoder.config).to(device)
+    mlm = DebertaV2ForMaskedLM(encoder.config)
+    mlm.to(device)  # type: ignore[arg-type]  # transformers types .to() oddly
     mlm.deberta = encoder
     vocab = encoder.config.vocab_size
     special = {tokenizer.pad_id, tokenizer.cls_id, tokenizer.sep_id, tokenizer.mask_id}
@@ -64,8 +71,14 @@ def pretrain_mlm(
         total = 0.0
         for idx in tqdm(batches, desc=f"mlm {epoch + 1}/{epochs}", unit="batch", disable=None):
             input_ids, attn = tokenizer.pad([ids[i] for i in idx])
-            inputs, labels = mask_tokens(torch.from_numpy(input_ids), torch.from_numpy(attn), tokenizer.mask_id, vocab, special, p, gen)
-            out = mlm(input_ids=inputs.to(device), attention_mask=torch.from_numpy(attn).to(device), labels=labels.to(device))
+            inputs, labels = mask_tokens(
+                torch.from_numpy(input_ids), torch.from_numpy(attn), tokenizer.mask_id, vocab, special, p, gen
+            )
+            out = mlm(
+                input_ids=inputs.to(device),
+                attention_mask=torch.from_numpy(attn).to(device),
+                labels=labels.to(device),
+            )
             opt.zero_grad(set_to_none=True)
             out.loss.backward()
             opt.step()

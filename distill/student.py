@@ -24,9 +24,19 @@ SIZES: dict[str, dict[str, int]] = {
     # Test fixtures: builds and runs in milliseconds.
     "tiny": {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64},
     # CPU default: ~100 reports/s per core after int8 (see BENCHMARKS.md).
-    "small": {"hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 1024},
+    "small": {
+        "hidden_size": 256,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 4,
+        "intermediate_size": 1024,
+    },
     # DeBERTa-v3-base shape, for GPU training or a local pretrained checkpoint.
-    "base": {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072},
+    "base": {
+        "hidden_size": 768,
+        "num_hidden_layers": 12,
+        "num_attention_heads": 12,
+        "intermediate_size": 3072,
+    },
 }
 
 
@@ -46,22 +56,25 @@ def encoder_config(size: str, vocab_size: int, max_length: int, pad_id: int) -> 
         KeyError: unknown size.
     """
     dims = SIZES[size]
-    return DebertaV2Config(
-        vocab_size=vocab_size,
-        max_position_embeddings=max(max_length, 128),
-        relative_attention=True,
-        position_buckets=64 if size != "base" else 256,
-        max_relative_positions=-1,
-        pos_att_type=["p2c", "c2p"],
-        position_biased_input=False,
-        norm_rel_ebd="layer_norm",
-        share_att_key=True,
-        type_vocab_size=0,
-        pad_token_id=pad_id,
-        hidden_dropout_prob=0.1,
-        attention_probs_dropout_prob=0.1,
+    # position_buckets / norm_rel_ebd / share_att_key are DeBERTa-v3 options that the config
+    # keeps as extra attributes (the model reads them with getattr), hence the plain dict.
+    options: dict[str, Any] = {
+        "vocab_size": vocab_size,
+        "max_position_embeddings": max(max_length, 128),
+        "relative_attention": True,
+        "position_buckets": 64 if size != "base" else 256,
+        "max_relative_positions": -1,
+        "pos_att_type": ["p2c", "c2p"],
+        "position_biased_input": False,
+        "norm_rel_ebd": "layer_norm",
+        "share_att_key": True,
+        "type_vocab_size": 0,
+        "pad_token_id": pad_id,
+        "hidden_dropout_prob": 0.1,
+        "attention_probs_dropout_prob": 0.1,
         **dims,
-    )
+    }
+    return DebertaV2Config(**options)
 
 
 class Student(nn.Module):
@@ -136,4 +149,4 @@ def build_student(
         encoder = DebertaV2Model.from_pretrained(str(init), local_files_only=True)
     else:
         encoder = DebertaV2Model(encoder_config(size, vocab_size, max_length, pad_id))
-    return Student(encoder.float(), findings)
+    return Student(encoder.float(), findings)  # type: ignore[no-untyped-call]

@@ -99,7 +99,9 @@ def _batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[li
     return out
 
 
-def predict_logits(model: Student, encoder: ReportEncoder, texts: list[str], device: torch.device, batch_size: int = 64) -> np.ndarray:
+def predict_logits(
+    model: Student, encoder: ReportEncoder, texts: list[str], device: torch.device, batch_size: int = 64
+) -> np.ndarray:
     """Student logits for texts, in input order (length-sorted internally)."""
     ids, _ = encoder.ids(texts)
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
@@ -147,7 +149,9 @@ def train(cfg: TrainConfig) -> dict[str, object]:
     train_reports = load_reports(cfg.reports, "train")
     examples = load_examples(train_reports, cfg.labels, schema)
     if cfg.limit:
-        examples = Examples(examples.ids[: cfg.limit], examples.texts[: cfg.limit], examples.targets[: cfg.limit])
+        examples = Examples(
+            examples.ids[: cfg.limit], examples.texts[: cfg.limit], examples.targets[: cfg.limit]
+        )
     encoder = _encoder_for(cfg, examples.texts)
     if cfg.augment > 0:
         examples = recombine(examples, cfg.augment, cfg.seed, schema)
@@ -163,7 +167,9 @@ def train(cfg: TrainConfig) -> dict[str, object]:
         dev_gold = {k: v for k, v in dev_gold.items() if k in dev_reports}
         dev_texts = [dev_reports[k]["text"] for k in dev_gold]
 
-    model = build_student(keys, cfg.size, encoder.tokenizer.get_vocab_size(), cfg.max_length, encoder.pad_id, cfg.init).to(device)
+    model = build_student(
+        keys, cfg.size, encoder.tokenizer.get_vocab_size(), cfg.max_length, encoder.pad_id, cfg.init
+    ).to(device)
     last = cfg.output_dir / "last"
     state_path = last / "trainer_state.pt"
     rng = random.Random(cfg.seed)
@@ -177,7 +183,12 @@ def train(cfg: TrainConfig) -> dict[str, object]:
         model.load_state_dict(torch.load(last / "weights.pt", map_location="cpu", weights_only=True))
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        start_epoch, best_f1, best_epoch, stale = state["epoch"] + 1, state["best_f1"], state["best_epoch"], state["stale"]
+        start_epoch, best_f1, best_epoch, stale = (
+            state["epoch"] + 1,
+            state["best_f1"],
+            state["best_epoch"],
+            state["stale"],
+        )
         rng.setstate(state["rng"])
         torch.set_rng_state(state["torch_rng"])
         log.info("resuming at epoch %d (best dev macro-F1 %.4f)", start_epoch, best_f1)
@@ -195,7 +206,7 @@ def train(cfg: TrainConfig) -> dict[str, object]:
             logits = model(torch.from_numpy(input_ids).to(device), torch.from_numpy(mask).to(device))
             loss = distillation_loss(logits, targets[idx].to(device), cfg.alpha, cfg.temperature)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             scheduler.step()
@@ -205,7 +216,11 @@ def train(cfg: TrainConfig) -> dict[str, object]:
         if dev_texts:
             pred = logits_to_u(predict_logits(model, encoder, dev_texts, device), keys)
             result = evaluate(dict(zip(dev_gold, pred, strict=True)), dev_gold, schema)
-            row.update(dev_macro_f1=result.macro_f1, dev_uncertain_f1=result.per_status["uncertain"]["f1"], dev_u_exact=result.u_exact)
+            row.update(
+                dev_macro_f1=result.macro_f1,
+                dev_uncertain_f1=result.per_status["uncertain"]["f1"],
+                dev_u_exact=result.u_exact,
+            )
             score = result.macro_f1
         else:
             score = -row["train_loss"]  # type: ignore[operator]
@@ -219,14 +234,25 @@ def train(cfg: TrainConfig) -> dict[str, object]:
         log.info("epoch %d: %s", epoch + 1, row)
         model.save(last)
         torch.save(
-            {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "epoch": epoch,
-             "best_f1": best_f1, "best_epoch": best_epoch, "stale": stale, "rng": rng.getstate(),
-             "torch_rng": torch.get_rng_state()},
+            {
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "epoch": epoch,
+                "best_f1": best_f1,
+                "best_epoch": best_epoch,
+                "stale": stale,
+                "rng": rng.getstate(),
+                "torch_rng": torch.get_rng_state(),
+            },
             state_path,
         )
         if stale >= cfg.patience:
             log.info("early stop: no dev improvement for %d epochs", stale)
             break
-    summary = {"best_epoch": best_epoch, "best_dev_macro_f1": best_f1, "checkpoint": str(cfg.output_dir / "best")}
+    summary = {
+        "best_epoch": best_epoch,
+        "best_dev_macro_f1": best_f1,
+        "checkpoint": str(cfg.output_dir / "best"),
+    }
     (cfg.output_dir / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
     return summary

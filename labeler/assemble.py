@@ -97,8 +97,7 @@ def build_record(
     probs = probs or {}
     full: dict[str, int | None] = {k: u.get(k) for k in schema.keys}
     findings = {
-        k: finding_label(full[k], schema, mapping, evidence.get(k, ()), probs.get(k))
-        for k in schema.keys
+        k: finding_label(full[k], schema, mapping, evidence.get(k, ()), probs.get(k)) for k in schema.keys
     }
     derived_u = schema.derive_no_finding(full, mapping)
     findings[schema.derived.key] = finding_label(derived_u, schema, mapping)

@@ -54,6 +54,5 @@ def check_reports(reports: Sequence[Report], max_chars: int = DEFAULT_MAX_CHARS)
             raise InvalidInput(f"report {i} (id {report.id!r}) has empty text")
         if len(report.text) > max_chars:
             raise InputTooLong(
-                f"report {i} (id {report.id!r}) has {len(report.text)} characters; "
-                f"the limit is {max_chars}"
+                f"report {i} (id {report.id!r}) has {len(report.text)} characters; the limit is {max_chars}"
             )

@@ -11,10 +11,10 @@ import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from enum import Enum
+from enum import StrEnum
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
@@ -26,30 +26,35 @@ from labeler.errors import LabelerError
 from labeler.io import LineError, csv_header, csv_row, read_reports, read_u_file, write_jsonl
 from labeler.metrics import EvalResult, evaluate, to_view
 from labeler.records import Report
-from labeler.schema import load_schema
+from labeler.schema import Schema, load_schema
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="radlabel: label chest X-ray reports.")
-err = Console(stderr=True)
+
+
+def say(message: str) -> None:
+    """A plain message on stderr (no markup: messages may quote user input)."""
+    typer.echo(message, err=True)
+
 
 DEFAULT_MODEL_ENV = "RADLABEL_MODEL"
 DEFAULT_MODEL_DIR = Path("models/default")
 
 
-class LabelerKind(str, Enum):
+class LabelerKind(StrEnum):
     """Which labeler to run."""
 
     model = "model"
     rules = "rules"
 
 
-class OnError(str, Enum):
+class OnError(StrEnum):
     """What to do with an input line that is not a valid report."""
 
     skip = "skip"
     fail = "fail"
 
 
-class Fmt(str, Enum):
+class Fmt(StrEnum):
     """Output format."""
 
     jsonl = "jsonl"
@@ -109,7 +114,7 @@ def label(
         schema.mapping(mapping)
         lab = make_labeler(labeler, model, max_chars)
     except LabelerError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        say(f"error: {exc}")
         raise typer.Exit(2) from exc
     skipped = 0
 
@@ -122,7 +127,7 @@ def label(
                 except LabelerError as exc:
                     item = LineError(n, str(exc))
             if isinstance(item, LineError):
-                err.print(f"{input}:{item.line}: {item.reason}")
+                say(f"{input}:{item.line}: {item.reason}")
                 if on_error is OnError.fail:
                     raise typer.Exit(1)
                 skipped += 1
@@ -144,20 +149,21 @@ def label(
                         written += len(records)
                     bar.update(len(batch))
     except LabelerError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        say(f"error: {exc}")
         raise typer.Exit(1) from exc
-    err.print(f"{written} reports labelled by {lab.name} -> {output}" + (f"; {skipped} lines skipped" if skipped else ""))
+    say(
+        f"{written} reports labelled by {lab.name} -> {output}"
+        + (f"; {skipped} lines skipped" if skipped else "")
+    )
 
 
-def _start(handle: TextIO, fmt: Fmt, schema: object, views: Sequence[str]) -> csv.DictWriter | None:  # type: ignore[type-arg]
+def _start(handle: TextIO, fmt: Fmt, schema: Schema, views: Sequence[str]) -> Any:
+    """A csv writer with the header written, or None for JSONL output."""
     if fmt is Fmt.jsonl:
         return None
-    from labeler.schema import Schema
-
-    assert isinstance(schema, Schema)
     writer = csv.writer(handle)
     writer.writerow(csv_header(schema, views))
-    return writer  # type: ignore[return-value]
+    return writer
 
 
 def _table(result: EvalResult, title: str) -> Table:
@@ -166,7 +172,14 @@ def _table(result: EvalResult, title: str) -> Table:
         table.add_column(col, justify="right" if col != "label" else "left")
     for key, row in result.per_finding.items():
         counts = f"{int(row['n_present'])}/{int(row['n_absent'])}/{int(row['n_uncertain'])}"
-        table.add_row(key, f"{row['f1']:.3f}", f"{row['f1_present']:.3f}", f"{row['f1_absent']:.3f}", f"{row['f1_uncertain']:.3f}", counts)
+        table.add_row(
+            key,
+            f"{row['f1']:.3f}",
+            f"{row['f1_present']:.3f}",
+            f"{row['f1_absent']:.3f}",
+            f"{row['f1_uncertain']:.3f}",
+            counts,
+        )
     return table
 
 
@@ -174,7 +187,9 @@ def _table(result: EvalResult, title: str) -> Table:
 def eval_cmd(
     pred: Annotated[Path, typer.Option(help="predicted labels (radlabel JSONL or {id,u} lines)")],
     gold: Annotated[Path, typer.Option(help="gold labels ({id,u} lines)")],
-    view: Annotated[str | None, typer.Option(help="score a view (e.g. chexpert14) instead of findings")] = None,
+    view: Annotated[
+        str | None, typer.Option(help="score a view (e.g. chexpert14) instead of findings")
+    ] = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="write metrics JSON here")] = None,
     mapping: Annotated[str, typer.Option(help="status mapping: default or chexpert")] = "default",
 ) -> None:
@@ -190,13 +205,16 @@ def eval_cmd(
             keys = schema.keys
         result = evaluate(p, g, schema, keys=keys, mapping=mapping)
     except LabelerError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        say(f"error: {exc}")
         raise typer.Exit(2) from exc
     out = Console()
     out.print(_table(result, f"{pred.name} vs {gold.name}" + (f" ({view})" if view else "")))
     status = ", ".join(f"{s} {v['f1']:.3f}" for s, v in result.per_status.items())
     out.print(f"macro-F1 {result.macro_f1:.4f} | pooled F1: {status}")
-    out.print(f"u: exact {result.u_exact:.3f}  MAE {result.u_mae:.3f}  kappa(qw) {result.u_kappa:.3f}  (n={result.u_n})")
+    out.print(
+        f"u: exact {result.u_exact:.3f}  MAE {result.u_mae:.3f}  "
+        f"kappa(qw) {result.u_kappa:.3f}  (n={result.u_n})"
+    )
     if output:
         output.write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
 
@@ -210,7 +228,7 @@ def _register_plugins() -> None:
 
             @app.command(ep.name, help=f"(unavailable: {missing} is not installed)")
             def _missing(name: str = ep.name, why: str = missing) -> None:
-                err.print(f"`radlabel {name}` needs an optional dependency ({why}): pip install 'radlabel[train]'")
+                say(f"`radlabel {name}` needs an optional dependency ({why}): pip install 'radlabel[train]'")
                 raise typer.Exit(2)
 
             continue

@@ -18,7 +18,8 @@ def softmax(logits: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """Softmax over the last axis, numerically stable."""
     z = logits - logits.max(axis=-1, keepdims=True)
     e = np.exp(z)
-    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+    out: npt.NDArray[np.float32] = (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+    return out
 
 
 def logits_to_u(logits: npt.NDArray[np.float32], keys: Sequence[str]) -> list[dict[str, int | None]]:

@@ -60,7 +60,7 @@ def _jsonl(handle: IO[str]) -> Iterator[tuple[int, Report | LineError]]:
         if "id" not in obj:
             obj = {**obj, "id": str(n)}
         try:
-            yield n, Report(id=str(obj["id"]), text=obj.get("text"))
+            yield n, Report.model_validate({"id": str(obj["id"]), "text": obj.get("text")})
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
@@ -80,7 +80,7 @@ def _csv(handle: IO[str]) -> Iterator[tuple[int, Report | LineError]]:
     else:
         # CheXpert labeler style: one column of report text and no header row.
         text_col, id_col, start = 0, None, 1
-        rows = iter([header, *rows])
+        rows = iter([header, *rows])  # type: ignore[assignment]
     for n, row in enumerate(rows, start=start):
         if not row or not any(cell.strip() for cell in row):
             continue
@@ -120,7 +120,7 @@ def write_jsonl(records: Iterable[ReportLabels], handle: IO[str]) -> int:
     """Write records as JSON lines; returns how many were written."""
     n = 0
     for rec in records:
-        handle.write(rec.model_dump_json(by_alias=True, exclude_none=True) + "\n")
+        handle.write(rec.model_dump_json(by_alias=True) + "\n")
         n += 1
     return n
 
@@ -166,7 +166,9 @@ def read_u_file(path: Path) -> dict[str, dict[str, int | None]]:
                     u = dict(obj["u"])
             except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
                 raise InvalidInput(f"{path}:{n}: not a label line ({exc})") from exc
-            bad = {k: v for k, v in u.items() if v is not None and (not isinstance(v, int) or not -3 <= v <= 3)}
+            bad = {
+                k: v for k, v in u.items() if v is not None and (not isinstance(v, int) or not -3 <= v <= 3)
+            }
             if bad:
                 raise InvalidInput(f"{path}:{n}: u values out of -3..3: {bad}")
             out[rid] = u

@@ -86,7 +86,10 @@ def to_view(u: UMap, schema: Schema, view: str) -> dict[str, int | None]:
     """Aggregate a fine u-map (with no_finding derived) into a view's labels."""
     full: dict[str, int | None] = {k: u.get(k) for k in schema.keys}
     full[schema.derived.key] = schema.derive_no_finding(full)
-    return {label: aggregate_u([full.get(m) for m in members]) for label, members in schema.view(view).labels.items()}
+    return {
+        label: aggregate_u([full.get(m) for m in members])
+        for label, members in schema.view(view).labels.items()
+    }
 
 
 def evaluate(

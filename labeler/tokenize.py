@@ -45,7 +45,9 @@ class Batch:
 class ReportEncoder:
     """A `tokenizers` tokenizer plus the section layout and truncation policy above."""
 
-    def __init__(self, tokenizer: Tokenizer, max_length: int = 256, special: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, tokenizer: Tokenizer, max_length: int = 256, special: dict[str, str] | None = None
+    ) -> None:
         if max_length < 8:
             raise InvalidInput("max_length must be at least 8")
         self.tokenizer = tokenizer
@@ -63,7 +65,9 @@ class ReportEncoder:
         self.mask_id = ids.get("mask")
 
     @classmethod
-    def from_file(cls, path: Path, max_length: int = 256, special: dict[str, str] | None = None) -> ReportEncoder:
+    def from_file(
+        cls, path: Path, max_length: int = 256, special: dict[str, str] | None = None
+    ) -> ReportEncoder:
         """Load `tokenizer.json`.
 
         Raises:

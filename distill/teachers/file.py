@@ -37,5 +37,5 @@ class FileTeacher:
                 out.append(TeacherFailure(id=r.id, reason="id not in the label file", teacher=self.name))
                 continue
             clean = {k: v for k, v in u.items() if v is not None and k in known}
-            out.append(TeacherLabel(id=r.id, u=clean, schema=self.schema.version, teacher=self.name))  # type: ignore[arg-type]
+            out.append(TeacherLabel(id=r.id, u=clean, schema=self.schema.version, teacher=self.name))
         return out

@@ -101,18 +101,24 @@ class OpenAITeacher:
         """Teacher name: endpoint model."""
         return f"openai:{self.config.model}"
 
-    def teach(self, reports: Sequence[Report], progress: Callable[[int], None] | None = None) -> list[TeacherLabel | TeacherFailure]:
+    def teach(
+        self, reports: Sequence[Report], progress: Callable[[int], None] | None = None
+    ) -> list[TeacherLabel | TeacherFailure]:
         """Label reports (blocking); one result per report, in input order."""
         return asyncio.run(self.ateach(reports, progress))
 
-    async def ateach(self, reports: Sequence[Report], progress: Callable[[int], None] | None = None) -> list[TeacherLabel | TeacherFailure]:
+    async def ateach(
+        self, reports: Sequence[Report], progress: Callable[[int], None] | None = None
+    ) -> list[TeacherLabel | TeacherFailure]:
         """Label reports concurrently, at most `concurrency` requests in flight."""
         httpx = require("httpx")
         sem = asyncio.Semaphore(self.config.concurrency)
         key = os.environ.get(self.config.api_key_env, "")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         timeout = httpx.Timeout(self.config.timeout_s)
-        async with httpx.AsyncClient(base_url=self.config.base_url.rstrip("/"), headers=headers, timeout=timeout) as client:
+        async with httpx.AsyncClient(
+            base_url=self.config.base_url.rstrip("/"), headers=headers, timeout=timeout
+        ) as client:
 
             async def one(report: Report) -> TeacherLabel | TeacherFailure:
                 async with sem:
@@ -125,8 +131,12 @@ class OpenAITeacher:
 
     def _label(self, report: Report, u: dict[str, int], evidence: dict[str, str]) -> TeacherLabel:
         return TeacherLabel(
-            id=report.id, u=u, evidence=evidence, schema=self.schema.version,  # type: ignore[arg-type]
-            teacher=self.name, prompt_version=self.prompt_version,
+            id=report.id,
+            u=u,
+            evidence=evidence,
+            schema=self.schema.version,
+            teacher=self.name,
+            prompt_version=self.prompt_version,
         )
 
     async def _label_one(self, client: object, report: Report) -> TeacherLabel | TeacherFailure:
@@ -178,7 +188,10 @@ class OpenAITeacher:
             raise _Retryable(f"{type(exc).__name__}: request failed") from exc
         if resp.status_code in RETRY_STATUS:
             wait = resp.headers.get("retry-after")
-            raise _Retryable(f"HTTP {resp.status_code}", float(wait) if wait and wait.replace(".", "", 1).isdigit() else None)
+            raise _Retryable(
+                f"HTTP {resp.status_code}",
+                float(wait) if wait and wait.replace(".", "", 1).isdigit() else None,
+            )
         if resp.status_code >= 400:
             raise _Fatal(f"HTTP {resp.status_code} from the endpoint")
         try:

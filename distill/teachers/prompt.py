@@ -24,7 +24,9 @@ Answer with one JSON object and nothing else:
 
 def guide_text() -> str:
     """The annotation guide (LABELS.md) shipped with the recipe."""
-    return resources.files("distill.resources").joinpath(f"guide_{GUIDE_VERSION}.md").read_text(encoding="utf-8")
+    return (
+        resources.files("distill.resources").joinpath(f"guide_{GUIDE_VERSION}.md").read_text(encoding="utf-8")
+    )
 
 
 def system_prompt(schema: Schema) -> str:

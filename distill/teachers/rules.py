@@ -27,5 +27,7 @@ class RulesTeacher:
         for rec in self.labeler.label(reports):
             u = {k: v.u for k, v in rec.findings.items() if v.u is not None and k != derived}
             ev = {k: v.evidence[0].text for k, v in rec.findings.items() if v.evidence and k != derived}
-            out.append(TeacherLabel(id=rec.id, u=u, evidence=ev, schema=rec.schema_version, teacher=self.name))  # type: ignore[arg-type]
+            out.append(
+                TeacherLabel(id=rec.id, u=u, evidence=ev, schema=rec.schema_version, teacher=self.name)
+            )
         return out

@@ -34,7 +34,9 @@ class OnnxBackend:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
         try:
-            self.session = ort.InferenceSession(str(path), options, providers=providers or available_providers())
+            self.session = ort.InferenceSession(
+                str(path), options, providers=providers or available_providers()
+            )
         except Exception as exc:  # ORT raises its own Fail/InvalidGraph types, not exported
             raise ModelLoadError(f"cannot load {path}: {exc}") from exc
         self.input_names = [i.name for i in self.session.get_inputs()]
@@ -45,7 +47,9 @@ class OnnxBackend:
         """The provider that runs the session."""
         return str(self.session.get_providers()[0])
 
-    def run(self, input_ids: npt.NDArray[np.int64], attention_mask: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+    def run(
+        self, input_ids: npt.NDArray[np.int64], attention_mask: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.float32]:
         """Logits [batch, findings, classes].
 
         Raises:

@@ -96,14 +96,19 @@ class ModelLabeler:
         """
         directory = Path(directory)
         if not directory.is_dir():
-            raise ModelLoadError(f"model bundle {directory} does not exist (train one with `make model`, or use --labeler rules)")
+            raise ModelLoadError(
+                f"model bundle {directory} does not exist "
+                "(train one with `make model`, or use --labeler rules)"
+            )
         config = LabelerConfig.read(directory)
         schema = load_schema()
         config.check(schema)
         providers = available_providers(prefer_gpu)
         chosen, filename = choose_file(config, variant, providers)
         backend = OnnxBackend(directory / filename, providers, threads)
-        encoder = ReportEncoder.from_file(directory / config.files.tokenizer, config.max_length, config.special_tokens or None)
+        encoder = ReportEncoder.from_file(
+            directory / config.files.tokenizer, config.max_length, config.special_tokens or None
+        )
         digest = hashlib.sha256((directory / filename).read_bytes()).hexdigest()[:8]
         return cls(backend, encoder, config, schema, f"model/{chosen}/{digest}", max_chars, batch_size)
 

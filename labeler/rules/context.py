@@ -86,6 +86,8 @@ def _nearest_cue(
             continue
         if _blocked(sentence, gap_start, gap_end, vocab):
             continue
+        if cue.rule.reach == "nearest" and any(gap_start <= m.start < gap_end for m in mentions):
+            continue
         distance = gap_end - gap_start
         if best is None or distance < best[0]:
             best = (distance, cue)

@@ -89,7 +89,10 @@ class RuleLabeler:
             decided = resolve(doc.user_data[HITS_KEY], self.vocab.sections.governing)
             u = {k: hits[0].u for k, hits in decided.items() if k in known}
             evidence = {
-                k: [Evidence(start=h.start, end=h.end, text=report.text[h.start : h.end], section=h.section) for h in hits]
+                k: [
+                    Evidence(start=h.start, end=h.end, text=report.text[h.start : h.end], section=h.section)
+                    for h in hits
+                ]
                 for k, hits in decided.items()
                 if k in known
             }

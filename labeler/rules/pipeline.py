@@ -64,9 +64,7 @@ class ContextTagger:
                 start = max(sent.start_char, section.start_char)
                 end = min(sent.end_char, section.end_char)
                 for h in assign(doc.text[start:end], self.vocab):
-                    hits.append(
-                        SectionHit(h.finding, h.u, start + h.start, start + h.end, section.label_)
-                    )
+                    hits.append(SectionHit(h.finding, h.u, start + h.start, start + h.end, section.label_))
         doc.user_data[HITS_KEY] = hits
         return doc
 

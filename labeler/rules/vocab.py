@@ -55,6 +55,8 @@ class CueRule(_Strict):
     u: int
     direction: Literal["forward", "backward"]
     pattern: str
+    reach: Literal["all", "nearest"] = "all"
+    """`nearest`: the cue bears only on the mention next to it ("atelectasis or scarring")."""
     beyond_first: int | None = None
     """Certainty for mentions after the nearest one in scope ("no large effusion or
     pneumothorax": the adjective bears on the first noun only, the "no" on all)."""

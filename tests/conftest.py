@@ -1,0 +1,43 @@
+"""Shared fixtures: the committed tiny model bundle (a fresh copy per test) and sample data."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+DATA = ROOT / "data"
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle_src() -> Path:
+    """The committed tiny bundle (read-only: copy before changing it)."""
+    path = FIXTURES / "tiny_bundle"
+    assert (path / "labeler_config.json").is_file(), "run tests/fixtures/make_tiny_bundle.py"
+    return path
+
+
+@pytest.fixture
+def tiny_bundle(tiny_bundle_src: Path, tmp_path: Path) -> Path:
+    """A per-test copy of the tiny bundle."""
+    dst = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle_src, dst)
+    return dst
+
+
+@pytest.fixture(scope="session")
+def dev_reports() -> list[dict[str, str]]:
+    """The first 40 dev reports of the shipped corpus."""
+    out = []
+    with (DATA / "reports.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            obj = json.loads(line)
+            if obj["split"] == "dev":
+                out.append(obj)
+            if len(out) == 40:
+                break
+    return out

@@ -1,0 +1,121 @@
+"""CLI round trips: label files in every format, evaluate them, and fail clearly on bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from labeler.cli import app
+
+runner = CliRunner()
+
+
+def write_jsonl(path: Path, rows: list[dict[str, str]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_label_jsonl_then_eval(tmp_path, dev_reports):
+    src = write_jsonl(tmp_path / "in.jsonl", [{"id": r["id"], "text": r["text"]} for r in dev_reports])
+    out = tmp_path / "out.jsonl"
+    res = runner.invoke(
+        app, ["label", str(src), "-o", str(out), "--labeler", "rules", "--view", "chexpert14"]
+    )
+    assert res.exit_code == 0, res.output
+    recs = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in recs] == [r["id"] for r in dev_reports]
+    assert recs[0]["schema"] == "1" and recs[0]["labeler"] == "rules/1"
+    assert set(recs[0]["views"]["chexpert14"]) >= {"Lung Lesion", "Pleural Other"}
+    # evaluating a file against itself is perfect
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": r["id"],
+                    "u": {
+                        k: v["u"]
+                        for k, v in r["findings"].items()
+                        if v["u"] is not None and k != "no_finding"
+                    },
+                }
+            )
+            + "\n"
+            for r in recs
+        )
+    )
+    metrics = tmp_path / "m.json"
+    res = runner.invoke(app, ["eval", "--pred", str(out), "--gold", str(gold), "-o", str(metrics)])
+    assert res.exit_code == 0, res.output
+    assert json.loads(metrics.read_text())["macro_f1"] == 1.0
+    res = runner.invoke(app, ["eval", "--pred", str(out), "--gold", str(gold), "--view", "chexpert14"])
+    assert res.exit_code == 0 and "macro-F1 1.0000" in res.output
+
+
+def test_label_csv_chexpert_convention(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text('"FINDINGS: Small left pleural effusion. No pneumothorax. Possible pneumonia."\n')
+    out = tmp_path / "out.csv"
+    res = runner.invoke(app, ["label", str(src), "-o", str(out), "--labeler", "rules", "--format", "csv"])
+    assert res.exit_code == 0, res.output
+    row = next(csv.DictReader(out.open()))
+    assert row["pleural_effusion"] == "1" and row["pneumothorax"] == "0" and row["pneumonia"] == "-1"
+    assert row["cardiomegaly"] == "" and row["u_pneumonia"] == "1"
+
+
+def test_bad_line_fails_or_skips_with_line_number(tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text(
+        '{"id": "a", "text": "No effusion."}\n{broken\n'
+        '{"id": "c", "text": "  "}\n{"id": "d", "text": "Cardiomegaly."}\n'
+    )
+    out = tmp_path / "out.jsonl"
+    res = runner.invoke(app, ["label", str(src), "-o", str(out), "--labeler", "rules"])
+    assert res.exit_code == 1 and "in.jsonl:2:" in res.output
+    res = runner.invoke(app, ["label", str(src), "-o", str(out), "--labeler", "rules", "--on-error", "skip"])
+    assert res.exit_code == 0, res.output
+    assert "in.jsonl:3:" in res.output and "2 lines skipped" in res.output
+    assert [json.loads(x)["id"] for x in out.read_text().splitlines()] == ["a", "d"]
+
+
+def test_model_labeler_with_bundle_and_missing_bundle(tmp_path, tiny_bundle):
+    src = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "FINDINGS: No effusion."}])
+    out = tmp_path / "out.jsonl"
+    res = runner.invoke(app, ["label", str(src), "-o", str(out), "--model", str(tiny_bundle)])
+    assert res.exit_code == 0, res.output
+    rec = json.loads(out.read_text())
+    assert rec["labeler"].startswith("model/int8/") and len(rec["findings"]["nodule"]["probs"]) == 8
+    res = runner.invoke(app, ["label", str(src), "-o", str(out), "--model", str(tmp_path / "nope")])
+    assert res.exit_code == 2 and "does not exist" in res.output
+
+
+def test_unknown_view_is_a_clear_error(tmp_path):
+    src = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "No effusion."}])
+    res = runner.invoke(
+        app, ["label", str(src), "-o", str(tmp_path / "o"), "--labeler", "rules", "--view", "nih"]
+    )
+    assert res.exit_code == 2 and "unknown view" in res.output
+
+
+def test_installed_entry_point_runs(tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_text("No pneumothorax.\n")
+    out = tmp_path / "out.jsonl"
+    bindir = Path(sys.executable).parent
+    proc = subprocess.run(
+        [str(bindir / "radlabel"), "label", str(src), "-o", str(out), "--labeler", "rules"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(out.read_text())["findings"]["pneumothorax"]["status"] == "absent"
+    proc = subprocess.run(
+        [str(bindir / "radlabel"), "distill", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0 and "teach" in proc.stdout
