@@ -154,7 +154,7 @@ def train(cfg: TrainConfig) -> dict[str, object]:
         )
     encoder = _encoder_for(cfg, examples.texts)
     if cfg.augment > 0:
-        examples = recombine(examples, cfg.augment, cfg.seed, schema)
+        examples = recombine(examples, cfg.augment, cfg.seed, schema, cfg.labels, train_reports)
     ids, _ = encoder.ids(examples.texts)
     lengths = [len(x) for x in ids]
     targets = torch.from_numpy(examples.targets)

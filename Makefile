@@ -1,0 +1,58 @@
+# radlabel: every workflow is a make target. `make run` and `make test` do all set-up.
+PY      ?= python3.11
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+EXTRAS  ?= train,serve,dev
+
+.PHONY: install run test test-fast test-slow lint model eval bench fixture clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch first, pinned: pip takes the local CPU wheel instead of a multi-GB CUDA build
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[$(EXTRAS)]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Label the shipped dev reports with the embedded default model (the service will replace this).
+run: $(STAMP)
+	$(BIN)/python -c "import json; [print(json.dumps({'id': r['id'], 'text': r['text']})) for r in map(json.loads, open('data/reports.jsonl')) if r['split'] == 'dev']" > runs.dev_reports.jsonl
+	$(BIN)/radlabel label runs.dev_reports.jsonl -o dev_labels.jsonl --view chexpert14
+	$(BIN)/radlabel eval --pred dev_labels.jsonl --gold data/labels/dev_gold.jsonl
+
+lint: $(STAMP)
+	$(BIN)/ruff check labeler distill tests
+	$(BIN)/ruff format --check labeler distill tests
+	$(BIN)/mypy labeler distill
+	$(BIN)/lint-imports
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+# slow tier in reduced form: tiny models only (export parity with both exporters)
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+test: lint test-fast test-slow
+
+# Reproduce the default bundle at models/default from data/ (seeded; ~30 min on 2 CPU cores).
+model: $(STAMP)
+	$(BIN)/radlabel distill train -o runs/default --size small --epochs 30 --batch-size 32 --lr 6e-4 \
+		--mlm-epochs 3 --augment 2.0 --patience 5 --seed 13 --threads 2
+	$(BIN)/radlabel distill bundle runs/default -o models/default
+
+eval: $(STAMP)
+	$(BIN)/python -m tests.bench.accuracy
+
+bench: $(STAMP)
+	$(BIN)/python -m tests.bench.accuracy
+	$(BIN)/python -m tests.bench.speed
+
+fixture: $(STAMP)
+	$(BIN)/python tests/fixtures/make_tiny_bundle.py
+
+clean:
+	rm -rf runs runs.dev_reports.jsonl dev_labels.jsonl .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,103 @@
+"""Throughput on real dev reports: rules (one core) and the student as torch eager, ORT fp32
+and ORT int8, at batch 1 and 32, all measured in one run so the ratios are comparable.
+
+Run: `python -m tests.bench.speed [--model models/default] [--checkpoint runs/default/best]`.
+Reports/s include tokenization and decoding (the whole `label` path for the ONNX labelers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from labeler.model.labeler import ModelLabeler
+from labeler.records import Report
+from labeler.rules.labeler import RuleLabeler
+from tests.bench.common import dev_split, machine, save
+
+
+def rate(fn: Callable[[], object], n: int, min_seconds: float = 3.0) -> float:
+    """Reports per second of `fn` (which labels n reports), best of repeated runs."""
+    fn()  # warm-up
+    best = 0.0
+    spent = 0.0
+    runs = 0
+    while spent < min_seconds or runs < 2:
+        start = time.perf_counter()
+        fn()
+        took = time.perf_counter() - start
+        spent += took
+        runs += 1
+        best = max(best, n / took)
+    return best
+
+
+def batched(label: Callable[[list[Report]], object], reports: list[Report], size: int) -> Callable[[], None]:
+    def run() -> None:
+        for k in range(0, len(reports), size):
+            label(reports[k : k + size])
+
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", type=Path, default=Path("models/default"))
+    parser.add_argument("--checkpoint", type=Path, default=Path("runs/default/best"))
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    ids, texts, _ = dev_split()
+    reports = [Report(id=i, text=t) for i, t in zip(ids, texts, strict=True)]
+    n = len(reports)
+    rows: dict[str, dict[str, float]] = {}
+
+    # rules on one core: pin the process to CPU 0 for this measurement only
+    cpus = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cpus)})
+    rules = RuleLabeler()
+    rows["rules (1 core)"] = {
+        "b1": rate(batched(rules.label, reports, 1), n),
+        "b32": rate(batched(rules.label, reports, 32), n),
+    }
+    os.sched_setaffinity(0, cpus)
+
+    if args.checkpoint.is_dir():
+        import torch
+
+        from distill.student import Student
+        from labeler.tokenize import ReportEncoder
+
+        torch.set_num_threads(args.threads)
+        student = Student.load(args.checkpoint).eval()
+        enc = ReportEncoder.from_file(args.model / "tokenizer.json", 256)
+
+        def eager(batch: list[Report]) -> None:
+            b = enc.encode([r.text for r in batch])
+            with torch.inference_mode():
+                student(torch.from_numpy(b.input_ids), torch.from_numpy(b.attention_mask))
+
+        rows[f"student torch eager ({args.threads} threads)"] = {
+            "b1": rate(batched(eager, reports, 1), n),
+            "b32": rate(batched(eager, reports, 32), n),
+        }
+    for variant in ("fp32", "int8"):
+        if not args.model.is_dir():
+            break
+        lab = ModelLabeler.from_bundle(args.model, variant=variant, threads=args.threads, prefer_gpu=False)  # type: ignore[arg-type]
+        rows[f"student ORT {variant} ({args.threads} threads)"] = {
+            "b1": rate(batched(lab.label, reports, 1), n),
+            "b32": rate(batched(lab.label, reports, 32), n),
+        }
+
+    print(f"Reports/s on {n} dev reports; {machine()}\n")
+    print("| labeler | batch 1 | batch 32 |\n|---|---|---|")
+    for name, r in rows.items():
+        print(f"| {name} | {r['b1']:.0f} | {r['b32']:.0f} |")
+    save("speed", {"machine": machine(), "reports": n, "reports_per_s": rows})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""The model labeler on the committed tiny bundle: real ONNX Runtime sessions."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from labeler.errors import InputTooLong, InvalidInput, ModelLoadError, SchemaMismatch
+from labeler.model.labeler import ModelLabeler
+from labeler.records import Report
+from labeler.tokenize import ReportEncoder
+
+
+def reports(dev_reports):
+    return [Report(id=r["id"], text=r["text"]) for r in dev_reports]
+
+
+def test_loads_int8_on_cpu_and_labels_in_order(tiny_bundle, dev_reports):
+    lab = ModelLabeler.from_bundle(tiny_bundle, prefer_gpu=False)
+    assert lab.name.startswith("model/int8/") and lab.health()
+    recs = lab.label(reports(dev_reports), views=["chexpert14"])
+    assert [r.id for r in recs] == [r["id"] for r in dev_reports]
+    for rec in recs:
+        assert set(rec.findings) == {*lab.schema.keys, "no_finding"}
+        probs = rec.findings["cardiomegaly"].probs
+        assert probs is not None and len(probs) == 8 and abs(sum(probs) - 1) < 1e-3
+        # the decoded class is the argmax of the probabilities
+        u = rec.findings["cardiomegaly"].u
+        assert (None, -3, -2, -1, 0, 1, 2, 3)[int(np.argmax(probs))] == u
+        assert rec.views is not None and "Lung Lesion" in rec.views["chexpert14"]
+
+
+def test_length_sorted_batching_matches_one_by_one(tiny_bundle, dev_reports):
+    texts = [r["text"] for r in dev_reports]
+    batched = ModelLabeler.from_bundle(tiny_bundle, variant="fp32", batch_size=16, prefer_gpu=False).logits(
+        texts
+    )
+    single = ModelLabeler.from_bundle(tiny_bundle, variant="fp32", batch_size=1, prefer_gpu=False).logits(
+        texts
+    )
+    np.testing.assert_allclose(batched, single, atol=1e-4)
+
+
+def test_bad_inputs_are_typed_errors(tiny_bundle):
+    lab = ModelLabeler.from_bundle(tiny_bundle, max_chars=100, prefer_gpu=False)
+    with pytest.raises(InvalidInput, match="empty"):
+        lab.label([Report(id="a", text="   ")])
+    with pytest.raises(InputTooLong, match="limit is 100"):
+        lab.label([Report(id="a", text="No effusion. " * 20)])
+    with pytest.raises(InvalidInput, match="unknown view"):
+        lab.label([Report(id="a", text="No effusion.")], views=["nih14"])
+    assert lab.label([]) == []
+
+
+def test_schema_mismatch_refused(tiny_bundle):
+    path = tiny_bundle / "labeler_config.json"
+    cfg = json.loads(path.read_text())
+    cfg["schema_version"] = "2"
+    path.write_text(json.dumps(cfg))
+    with pytest.raises(SchemaMismatch, match="v2"):
+        ModelLabeler.from_bundle(tiny_bundle)
+    cfg["schema_version"] = "1"
+    cfg["findings"] = list(reversed(cfg["findings"]))
+    path.write_text(json.dumps(cfg))
+    with pytest.raises(ModelLoadError, match="order"):
+        ModelLabeler.from_bundle(tiny_bundle)
+
+
+def test_broken_bundles(tiny_bundle, tmp_path):
+    with pytest.raises(ModelLoadError, match="not a model bundle"):
+        ModelLabeler.from_bundle(tmp_path)
+    with pytest.raises(ModelLoadError, match="no fp16"):
+        ModelLabeler.from_bundle(tiny_bundle, variant="fp16")
+    (tiny_bundle / "model.onnx").write_bytes(b"not onnx")
+    with pytest.raises(ModelLoadError, match="cannot load"):
+        ModelLabeler.from_bundle(tiny_bundle, variant="fp32")
+    (tiny_bundle / "model.int8.onnx").unlink()
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        ModelLabeler.from_bundle(tiny_bundle, variant="int8")
+
+
+def test_truncation_keeps_the_impression(tiny_bundle):
+    enc = ReportEncoder.from_file(tiny_bundle / "tokenizer.json", max_length=24)
+    text = "FINDINGS: " + "Heart size is normal. " * 30 + "\nIMPRESSION: Small left pleural effusion."
+    ids, cut = enc.ids([text])
+    assert len(ids[0]) == 24 and cut[0] > 0
+    imp = enc.tokenizer.encode("Small left pleural effusion.", add_special_tokens=False).ids
+    assert ids[0][1 : 1 + len(imp)] == imp  # [CLS] impression [SEP] findings... [SEP]
+    assert ids[0][1 + len(imp)] == enc.sep_id and ids[0][-1] == enc.sep_id

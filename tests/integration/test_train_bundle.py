@@ -1,0 +1,103 @@
+"""Tiny end-to-end recipe: train (and resume) a tiny student, pack a bundle, label with it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from distill.bundle import make_bundle
+from distill.export import torch_logits
+from distill.student import Student
+from distill.train import TrainConfig, train
+from labeler.model.labeler import ModelLabeler
+from labeler.records import Report
+from labeler.tokenize import ReportEncoder
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+
+
+def config(out: Path, epochs: int) -> TrainConfig:
+    return TrainConfig(
+        output_dir=out,
+        reports=DATA / "reports.jsonl",
+        labels=DATA / "labels/teacher_train.jsonl",
+        dev_gold=DATA / "labels/dev_gold.jsonl",
+        size="tiny",
+        vocab_size=600,
+        max_length=128,
+        epochs=epochs,
+        batch_size=16,
+        limit=48,
+        augment=0.5,
+        mlm_epochs=1,
+        threads=1,
+    )
+
+
+def test_config_validation(tmp_path):
+    with pytest.raises(ValueError, match="size"):
+        TrainConfig(
+            output_dir=tmp_path,
+            size="huge",
+            reports=DATA / "reports.jsonl",
+            labels=DATA / "labels/teacher_train.jsonl",
+        )
+    with pytest.raises(ValueError, match="alpha"):
+        TrainConfig(
+            output_dir=tmp_path,
+            alpha=2.0,
+            reports=DATA / "reports.jsonl",
+            labels=DATA / "labels/teacher_train.jsonl",
+        )
+    with pytest.raises(ValueError, match="does not exist"):
+        TrainConfig(output_dir=tmp_path, labels=tmp_path / "none.jsonl", reports=DATA / "reports.jsonl")
+
+
+def test_train_resume_bundle_round_trip(tmp_path):
+    run = tmp_path / "run"
+    summary = train(config(run, epochs=1))
+    assert (run / "best" / "weights.pt").is_file() and (run / "tokenizer.json").is_file()
+    assert summary["best_epoch"] == 1
+    # resume: a second call with more epochs continues at epoch 2 instead of starting over
+    train(config(run, epochs=2))
+    rows = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert all(0.0 <= r["dev_macro_f1"] <= 1.0 for r in rows)
+
+    out = tmp_path / "bundle"
+    result = make_bundle(
+        run / "best",
+        run / "tokenizer.json",
+        out,
+        DATA / "reports.jsonl",
+        DATA / "labels/dev_gold.jsonl",
+        training={"size": "tiny"},
+        labels=DATA / "labels/teacher_train.jsonl",
+        max_length=128,
+        dynamo=False,
+    )
+    fp32 = next(p for p in result.parity if p.variant == "fp32")
+    assert fp32.max_abs_diff <= 1e-4 and fp32.n_reports == 311
+    card = json.loads((out / "card.json").read_text())
+    assert set(card["files"]) >= {
+        "model.onnx",
+        "model.int8.onnx",
+        "tokenizer.json",
+        "labeler_config.json",
+        "schema.json",
+    }
+    assert set(card["dev_metrics"]) == {"fp32", "int8"} and "MODEL_CARD.md" in {p.name for p in out.iterdir()}
+
+    # the bundle labels exactly as the PyTorch checkpoint decides
+    texts = [json.loads(line)["text"] for line in (DATA / "reports.jsonl").open()][:20]
+    student = Student.load(run / "best")
+    ref = torch_logits(student, ReportEncoder.from_file(out / "tokenizer.json", 128), texts)
+    lab = ModelLabeler.from_bundle(out, variant="fp32", prefer_gpu=False)
+    recs = lab.label([Report(id=str(i), text=t) for i, t in enumerate(texts)])
+    codes = (None, -3, -2, -1, 0, 1, 2, 3)
+    for rec, row in zip(recs, ref.argmax(-1), strict=True):
+        assert [rec.findings[k].u for k in lab.config.findings] == [codes[int(c)] for c in row]
+    assert np.isfinite(ref).all()
