@@ -44,6 +44,12 @@ def u_of(rules: RuleLabeler, text: str) -> dict[str, int | None]:
         ("Previously seen effusion has resolved.", {"pleural_effusion": -3}),
         ("Hyperinflated lungs.", {"emphysema": 1}),
         ("Median sternotomy wires.", {"support_devices": 3}),
+        (
+            "No displaced rib fractures, pneumothorax, or effusion.",
+            {"fracture": -2, "pneumothorax": -3, "pleural_effusion": -3},
+        ),
+        ("Mild dextro curvature of the upper thoracic spine.", {"scoliosis": 3}),
+        ("Mild anterior wedge compression deformity of L1.", {"fracture": 3}),
     ],
 )
 def test_sentence_certainty(rules, sentence, expected):
