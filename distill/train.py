@@ -210,7 +210,7 @@ def train(cfg: TrainConfig) -> dict[str, object]:
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             scheduler.step()
-            running += float(loss)
+            running += float(loss.detach())
             bar.set_postfix(loss=f"{running / step:.3f}")
         row: dict[str, object] = {"epoch": epoch + 1, "train_loss": running / max(1, len(batches))}
         if dev_texts:

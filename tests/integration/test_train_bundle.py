@@ -101,3 +101,40 @@ def test_train_resume_bundle_round_trip(tmp_path):
     for rec, row in zip(recs, ref.argmax(-1), strict=True):
         assert [rec.findings[k].u for k in lab.config.findings] == [codes[int(c)] for c in row]
     assert np.isfinite(ref).all()
+
+
+def test_init_from_local_pretrained_checkpoint(tmp_path):
+    """--init: a local DeBERTa checkpoint and its tokenizer replace the from-scratch ones."""
+    import torch
+    from transformers import DebertaV2Model, PreTrainedTokenizerFast
+
+    from distill.student import build_student, encoder_config
+    from distill.tokenizer_train import train_tokenizer
+    from labeler.tokenize import SPECIAL, model_text
+
+    texts = [json.loads(line)["text"] for line in (DATA / "reports.jsonl").open()][:100]
+    tok = train_tokenizer([" ".join(model_text(t)) for t in texts], 500)
+    ckpt = tmp_path / "pretrained"
+    torch.manual_seed(3)
+    DebertaV2Model(encoder_config("tiny", tok.get_vocab_size(), 128, 0)).save_pretrained(ckpt)
+    PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        pad_token=SPECIAL["pad"],
+        cls_token=SPECIAL["cls"],
+        sep_token=SPECIAL["sep"],
+        unk_token=SPECIAL["unk"],
+        mask_token=SPECIAL["mask"],
+    ).save_pretrained(ckpt)
+    saved = DebertaV2Model.from_pretrained(ckpt).state_dict()
+    student = build_student(["nodule"], init=ckpt)
+    for name, value in student.encoder.state_dict().items():
+        assert torch.equal(value, saved[name]), name
+
+    cfg = config(tmp_path / "run", epochs=1)
+    cfg.init = ckpt
+    cfg.mlm_epochs = 0
+    summary = train(cfg)
+    assert summary["best_epoch"] == 1
+    # the run's tokenizer is the checkpoint's, not one trained on the corpus
+    run_vocab = json.loads((tmp_path / "run" / "tokenizer.json").read_text())["model"]["vocab"]
+    assert run_vocab == json.loads(tok.to_str())["model"]["vocab"]
