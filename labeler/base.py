@@ -11,6 +11,7 @@ from typing import Protocol, runtime_checkable
 
 from labeler.errors import InputTooLong, InvalidInput
 from labeler.records import Report, ReportLabels
+from labeler.schema import Schema
 
 DEFAULT_MAX_CHARS = 20_000
 
@@ -56,3 +57,18 @@ def check_reports(reports: Sequence[Report], max_chars: int = DEFAULT_MAX_CHARS)
             raise InputTooLong(
                 f"report {i} (id {report.id!r}) has {len(report.text)} characters; the limit is {max_chars}"
             )
+
+
+def check_request(
+    reports: Sequence[Report], schema: Schema, views: Sequence[str], mapping: str, max_chars: int
+) -> None:
+    """Everything a labeler checks before work: the reports, the view names, the mapping.
+
+    Raises:
+        InvalidInput: empty text, unknown view or mapping.
+        InputTooLong: a report over max_chars.
+    """
+    check_reports(reports, max_chars)
+    for view in views:
+        schema.view(view)
+    schema.mapping(mapping)

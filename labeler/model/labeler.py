@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 
 from labeler.assemble import build_record
-from labeler.base import DEFAULT_MAX_CHARS, check_reports
+from labeler.base import DEFAULT_MAX_CHARS, check_request
 from labeler.decode import logits_to_u, softmax
 from labeler.errors import ModelLoadError
 from labeler.model.backend import OnnxBackend, available_providers
@@ -155,10 +155,7 @@ class ModelLabeler:
             InputTooLong: a report over the character limit.
             InferenceError: the ONNX session failed.
         """
-        check_reports(reports, self.max_chars)
-        for v in views:
-            self.schema.view(v)
-        self.schema.mapping(mapping)
+        check_request(reports, self.schema, views, mapping, self.max_chars)
         if not reports:
             return []
         logits = self.logits([r.text for r in reports])

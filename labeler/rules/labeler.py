@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from spacy.language import Language
 
 from labeler.assemble import build_record
-from labeler.base import DEFAULT_MAX_CHARS, check_reports
+from labeler.base import DEFAULT_MAX_CHARS, check_request
 from labeler.records import Evidence, Report, ReportLabels
 from labeler.rules.pipeline import HITS_KEY, SectionHit, build_pipeline
 from labeler.rules.vocab import load_vocabulary
@@ -79,10 +79,7 @@ class RuleLabeler:
             InvalidInput: empty text, unknown view or mapping.
             InputTooLong: a report over the character limit.
         """
-        check_reports(reports, self.max_chars)
-        for v in views:
-            self.schema.view(v)
-        self.schema.mapping(mapping)
+        check_request(reports, self.schema, views, mapping, self.max_chars)
         known = set(self.schema.keys)
         out = []
         for report, doc in zip(reports, self.nlp.pipe(r.text for r in reports), strict=True):
