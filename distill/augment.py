@@ -84,12 +84,25 @@ def load_sentence_pool(labels: Path, reports: dict[str, dict[str, str]], ids: se
 def seed_weights(labelled: list[Sentence]) -> list[float]:
     """Sampling weight of each labelled sentence as the seed of a synthetic report.
 
-    Weighted by the rarest finding it decides (1 / sentences deciding that finding), so each
-    finding seeds about the same number of synthetic reports: rare findings (hernia, pleural
-    thickening, fracture) otherwise appear a few dozen times in the whole corpus.
+    Each finding seeds about the same number of synthetic reports (rare findings such as
+    hernia or pleural thickening are decided by a few dozen sentences in the whole corpus),
+    and within a finding the certainty levels are drawn in proportion to the square root of
+    their frequency, so hedged wording (u = -1..+2) is seen more often than in the corpus
+    without a handful of rare sentences being repeated hundreds of times.
     """
-    counts = Counter(k for s in labelled for k in s.u)
-    return [max(1.0 / counts[k] for k in s.u) for s in labelled]
+    per_finding = Counter(k for s in labelled for k in s.u)
+    per_level = Counter((k, u) for s in labelled for k, u in s.u.items())
+    level_mass = Counter[str]()
+    for (k, _), n in per_level.items():
+        level_mass[k] += n**0.5
+    findings = len(per_finding)
+
+    def p_seed(k: str, u: int) -> float:
+        # P(finding) * P(level | finding) / sentences at that level
+        n = per_level[(k, u)]
+        return float((1 / findings) * (n**0.5 / level_mass[k]) / n)
+
+    return [max(p_seed(k, u) for k, u in s.u.items()) for s in labelled]
 
 
 def synthesize(

@@ -1,0 +1,49 @@
+"""Sentence recombination: which sentences are usable, how seeds are drawn, what labels follow."""
+
+import pytest
+
+from distill.augment import Sentence, clean_sentences, synthesize
+
+
+def test_seed_weights_balance_findings_then_levels():
+    pool = [Sentence("a", {"x": 3})] * 90 + [Sentence("b", {"x": 1})] * 10 + [Sentence("c", {"y": -3})] * 5
+    from distill.augment import seed_weights
+
+    w = seed_weights(pool)
+    total = sum(w)
+    assert sum(w[100:]) / total == pytest.approx(0.5)  # the rare finding seeds as often as the common one
+    # within x, levels in proportion to sqrt(90) : sqrt(10)
+    assert sum(w[:90]) / sum(w[90:100]) == pytest.approx(3.0)
+
+
+def test_clean_sentences_localise_labels_and_drop_unowned_mentions():
+    text = (
+        "FINDINGS: No pneumothorax. Heart size normal. Small effusion noted.\nIMPRESSION: No acute disease."
+    )
+    u = {"pneumothorax": -3, "cardiomegaly": -3}
+    ev = {"pneumothorax": "No pneumothorax", "cardiomegaly": "Heart size normal"}
+    got = clean_sentences(text, u, ev)
+    assert got is not None
+    by_text = {s.text: s.u for s in got}
+    assert by_text["No pneumothorax."] == {"pneumothorax": -3}
+    assert by_text["Heart size normal."] == {"cardiomegaly": -3}
+    # mentions an effusion that the teacher's labels do not cover: unusable
+    assert "Small effusion noted." not in by_text
+    assert by_text["No acute disease."] == {}
+    # a quote found nowhere makes the whole report unusable
+    assert clean_sentences(text, u, {**ev, "pneumothorax": "absent quote"}) is None
+
+
+def test_synthetic_labels_are_the_union_without_conflicts():
+    pool = [
+        Sentence("No pneumothorax.", {"pneumothorax": -3}),
+        Sentence("Small pneumothorax.", {"pneumothorax": 3}),
+        Sentence("Cardiomegaly.", {"cardiomegaly": 3}),
+        Sentence("Old granuloma.", {"nodule": 3}),
+    ]
+    for text, u in synthesize(pool, 50, seed=1):
+        assert text.startswith("FINDINGS: ")
+        for s in pool:
+            if s.text in text:
+                for k, v in s.u.items():
+                    assert u[k] == v
