@@ -30,6 +30,13 @@ def say(message: str) -> None:
     typer.echo(message, err=True)
 
 
+def _logging() -> None:
+    # INFO for the recipe's own progress; other libraries (the ORT quantizer logs every
+    # tensor at INFO) stay at WARNING.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
+    logging.getLogger("distill").setLevel(logging.INFO)
+
+
 class TeacherKind(StrEnum):
     """Teacher backends."""
 
@@ -132,6 +139,7 @@ def train(
         float, typer.Option(help="synthetic reports per real one (sentence recombination)")
     ] = 1.0,
     patience: int = 6,
+    ema: Annotated[float, typer.Option(help="EMA decay of the weights evaluated and saved (0 = off)")] = 0.0,
     seed: int = 13,
     threads: int | None = None,
     limit: Annotated[
@@ -142,7 +150,7 @@ def train(
     from distill.train import TrainConfig
     from distill.train import train as run
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    _logging()
     try:
         cfg = TrainConfig(
             output_dir=output_dir,
@@ -158,6 +166,7 @@ def train(
             temperature=temperature,
             mlm_epochs=mlm_epochs,
             augment=augment,
+            ema=ema,
             patience=patience,
             seed=seed,
             threads=threads,
@@ -181,7 +190,7 @@ def bundle(
     """Export the best checkpoint to ONNX, check parity, evaluate and pack a bundle."""
     from distill.bundle import make_bundle
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    _logging()
     cfg = json.loads((run_dir / "train_config.json").read_text(encoding="utf-8"))
     summary = (
         json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))

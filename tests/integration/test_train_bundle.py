@@ -34,6 +34,7 @@ def config(out: Path, epochs: int) -> TrainConfig:
         augment=0.5,
         mlm_epochs=1,
         threads=1,
+        ema=0.9,
     )
 
 
