@@ -9,6 +9,7 @@ so records carry probabilities instead of evidence.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -24,6 +25,8 @@ from labeler.model.config import LabelerConfig
 from labeler.records import Report, ReportLabels
 from labeler.schema import Schema, load_schema
 from labeler.tokenize import ReportEncoder
+
+log = logging.getLogger(__name__)
 
 Variant = Literal["auto", "fp32", "int8", "fp16"]
 
@@ -125,7 +128,16 @@ class ModelLabeler:
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         """Logits [reports, findings, 8] in input order, run in length-sorted batches."""
-        ids, _ = self.encoder.ids(texts)
+        ids, cut = self.encoder.ids(texts)
+        truncated = sum(1 for c in cut if c)
+        if truncated:
+            # counts only: report text never goes to the logs
+            log.warning(
+                "%d of %d reports exceeded %d tokens: FINDINGS cut, IMPRESSION kept",
+                truncated,
+                len(ids),
+                self.encoder.max_length,
+            )
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         out = np.zeros((len(ids), len(self.config.findings), self.config.n_classes), dtype=np.float32)
         for k in range(0, len(order), self.batch_size):

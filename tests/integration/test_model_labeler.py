@@ -89,3 +89,13 @@ def test_truncation_keeps_the_impression(tiny_bundle):
     imp = enc.tokenizer.encode("Small left pleural effusion.", add_special_tokens=False).ids
     assert ids[0][1 : 1 + len(imp)] == imp  # [CLS] impression [SEP] findings... [SEP]
     assert ids[0][1 + len(imp)] == enc.sep_id and ids[0][-1] == enc.sep_id
+
+
+def test_truncation_is_logged_without_text(tiny_bundle, caplog):
+    lab = ModelLabeler.from_bundle(tiny_bundle, prefer_gpu=False)
+    secret = "Zebrafinding"
+    text = "FINDINGS: " + f"{secret} heart size is normal. " * 80 + "\nIMPRESSION: No effusion."
+    with caplog.at_level("WARNING"):
+        lab.label([Report(id="a", text=text), Report(id="b", text="FINDINGS: No effusion.")])
+    assert "1 of 2 reports exceeded 128 tokens" in caplog.text
+    assert secret not in caplog.text
