@@ -137,9 +137,11 @@ def train(
     mlm_epochs: int = 3,
     augment: Annotated[
         float, typer.Option(help="synthetic reports per real one (sentence recombination)")
-    ] = 1.0,
+    ] = 2.5,
     patience: int = 6,
-    ema: Annotated[float, typer.Option(help="EMA decay of the weights evaluated and saved (0 = off)")] = 0.0,
+    ema: Annotated[
+        float, typer.Option(help="EMA decay of the weights evaluated and saved (0 = off)")
+    ] = 0.998,
     seed: int = 13,
     threads: int | None = None,
     limit: Annotated[

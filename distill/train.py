@@ -47,17 +47,17 @@ class TrainConfig:
     vocab_size: int = 4000
     max_length: int = 256
     epochs: int = 30
-    batch_size: int = 16
-    lr: float = 5e-4
+    batch_size: int = 32
+    lr: float = 6e-4
     weight_decay: float = 0.01
     warmup_ratio: float = 0.06
     alpha: float = 0.5
     temperature: float = 2.0
     patience: int = 6
     seed: int = 13
-    mlm_epochs: int = 0
-    ema: float = 0.0
-    augment: float = 0.0
+    mlm_epochs: int = 3
+    ema: float = 0.998
+    augment: float = 2.5
     threads: int | None = None
     limit: int | None = None
 

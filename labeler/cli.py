@@ -102,7 +102,9 @@ def label(
     fmt: Annotated[Fmt, typer.Option("--format", help="output format")] = Fmt.jsonl,
     mapping: Annotated[str, typer.Option(help="status mapping: default or chexpert")] = "default",
     on_error: Annotated[OnError, typer.Option(help="skip bad lines (reported) or stop")] = OnError.fail,
-    batch_size: Annotated[int, typer.Option(min=1, max=1024)] = 64,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=4096, help="reports per labelling call (sorted by length inside)")
+    ] = 256,
     max_chars: Annotated[int, typer.Option(min=1)] = DEFAULT_MAX_CHARS,
 ) -> None:
     """Label every report of INPUT and write one record per report."""

@@ -63,7 +63,7 @@ class ModelLabeler:
         schema: Schema,
         label_name: str,
         max_chars: int = DEFAULT_MAX_CHARS,
-        batch_size: int = 32,
+        batch_size: int = 8,
     ) -> None:
         self.backend = backend
         self.encoder = encoder
@@ -79,7 +79,7 @@ class ModelLabeler:
         directory: Path,
         variant: Variant = "auto",
         max_chars: int = DEFAULT_MAX_CHARS,
-        batch_size: int = 32,
+        batch_size: int = 8,
         threads: int | None = None,
         prefer_gpu: bool = True,
     ) -> ModelLabeler:
