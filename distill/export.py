@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from distill.student import Student
+from labeler.batching import run_sorted
 from labeler.errors import InferenceError
 from labeler.model.backend import OnnxBackend
 from labeler.tokenize import ReportEncoder
@@ -129,13 +130,9 @@ def parity(
     batch_size: int = 32,
 ) -> ParityReport:
     """Compare an ONNX file's logits with reference logits on the same texts."""
-    from labeler.model.config import LabelerConfig
-    from labeler.model.labeler import ModelLabeler
-
     backend = OnnxBackend(onnx_path, ["CPUExecutionProvider"])
-    cfg = LabelerConfig.model_construct(findings=[""] * reference.shape[1], n_classes=reference.shape[2])
-    runner = ModelLabeler(backend, encoder, cfg, None, "parity", batch_size=batch_size)  # type: ignore[arg-type]
-    got = runner.logits(texts)
+    ids, _ = encoder.ids(texts)
+    got = run_sorted(ids, encoder.pad, backend.run, batch_size)
     if got.shape != reference.shape:
         raise InferenceError(f"ONNX output shape {got.shape} != reference {reference.shape}")
     return ParityReport(

@@ -25,6 +25,7 @@ from distill.losses import distillation_loss
 from distill.mlm import pretrain_mlm
 from distill.student import SIZES, Student, build_student
 from distill.tokenizer_train import save_tokenizer, train_tokenizer
+from labeler.batching import run_sorted
 from labeler.decode import logits_to_u
 from labeler.io import read_u_file
 from labeler.metrics import evaluate
@@ -107,16 +108,14 @@ def predict_logits(
 ) -> np.ndarray:
     """Student logits for texts, in input order (length-sorted internally)."""
     ids, _ = encoder.ids(texts)
-    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-    out = np.zeros((len(ids), len(model.findings), 8), dtype=np.float32)
     model.eval()
-    with torch.inference_mode():
-        for k in range(0, len(order), batch_size):
-            idx = order[k : k + batch_size]
-            input_ids, mask = encoder.pad([ids[i] for i in idx])
+
+    def forward(input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
             logits = model(torch.from_numpy(input_ids).to(device), torch.from_numpy(mask).to(device))
-            out[idx] = logits.float().cpu().numpy()
-    return out
+        return np.asarray(logits.float().cpu().numpy(), dtype=np.float32)
+
+    return run_sorted(ids, encoder.pad, forward, batch_size)
 
 
 def _encoder_for(cfg: TrainConfig, train_texts: list[str]) -> ReportEncoder:

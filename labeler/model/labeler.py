@@ -18,6 +18,7 @@ import numpy as np
 
 from labeler.assemble import build_record
 from labeler.base import DEFAULT_MAX_CHARS, check_request
+from labeler.batching import run_sorted
 from labeler.decode import logits_to_u, softmax
 from labeler.errors import ModelLoadError
 from labeler.model.backend import OnnxBackend, available_providers
@@ -138,13 +139,7 @@ class ModelLabeler:
                 len(ids),
                 self.encoder.max_length,
             )
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        out = np.zeros((len(ids), len(self.config.findings), self.config.n_classes), dtype=np.float32)
-        for k in range(0, len(order), self.batch_size):
-            idx = order[k : k + self.batch_size]
-            input_ids, mask = self.encoder.pad([ids[i] for i in idx])
-            out[idx] = self.backend.run(input_ids, mask)
-        return out
+        return run_sorted(ids, self.encoder.pad, self.backend.run, self.batch_size)
 
     def label(
         self,
