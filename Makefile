@@ -41,7 +41,7 @@ test: lint test-fast test-slow
 # Reproduce the default bundle at models/default from data/ (seeded; ~30 min on 2 CPU cores).
 model: $(STAMP)
 	$(BIN)/radlabel distill train -o runs/default --size small --epochs 30 --batch-size 32 --lr 6e-4 \
-		--mlm-epochs 3 --augment 2.5 --ema 0.998 --patience 6 --seed 13 --threads 2
+		--mlm-epochs 3 --augment 2.5 --ema 0.998 --patience 6 --seed 13 --threads 2 --tokenizer data/tokenizer.json
 	$(BIN)/radlabel distill bundle runs/default -o models/default
 
 eval: $(STAMP)

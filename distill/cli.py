@@ -129,6 +129,10 @@ def train(
     ),
     size: Annotated[str, typer.Option(help="tiny | small | base")] = "small",
     init: Annotated[Path | None, typer.Option(help="local pretrained DeBERTa checkpoint dir")] = None,
+    tokenizer: Annotated[
+        Path | None,
+        typer.Option(help="pinned tokenizer.json (reproducible runs); trained on the corpus if absent"),
+    ] = None,
     epochs: int = 30,
     batch_size: int = 32,
     lr: float = 6e-4,
@@ -161,6 +165,7 @@ def train(
             dev_gold=dev_gold,
             size=size,
             init=init,
+            tokenizer=tokenizer,
             epochs=epochs,
             batch_size=batch_size,
             lr=lr,

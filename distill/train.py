@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -45,6 +46,7 @@ class TrainConfig:
     dev_gold: Path | None = Path("data/labels/dev_gold.jsonl")
     size: str = "small"
     init: Path | None = None
+    tokenizer: Path | None = None
     vocab_size: int = 4000
     max_length: int = 256
     epochs: int = 30
@@ -74,7 +76,9 @@ class TrainConfig:
             raise ValueError("ema is a decay in [0, 1); 0 turns it off")
         if not 0 <= self.augment <= 4:
             raise ValueError("augment is the ratio of synthetic to real reports, 0..4")
-        for p in (self.reports, self.labels):
+        if self.tokenizer is not None and self.init is not None:
+            raise ValueError("give either a tokenizer file or a pretrained checkpoint (--init), not both")
+        for p in (self.reports, self.labels, *([self.tokenizer] if self.tokenizer else [])):
             if not Path(p).is_file():
                 raise ValueError(f"{p} does not exist")
 
@@ -119,8 +123,15 @@ def predict_logits(
 
 
 def _encoder_for(cfg: TrainConfig, train_texts: list[str]) -> ReportEncoder:
+    """The run's tokenizer: the checkpoint's (--init), a given file, or one trained here.
+
+    The `tokenizers` WordPiece trainer is not deterministic (hash-map order decides ties;
+    huggingface/tokenizers#1794), so a reproducible run passes a pinned tokenizer file.
+    """
     path = cfg.output_dir / "tokenizer.json"
-    if cfg.init is not None:
+    if cfg.tokenizer is not None:
+        shutil.copyfile(cfg.tokenizer, path)
+    elif cfg.init is not None:
         from transformers import AutoTokenizer
 
         hf = AutoTokenizer.from_pretrained(str(cfg.init), local_files_only=True)

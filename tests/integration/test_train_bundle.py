@@ -39,6 +39,14 @@ def config(out: Path, epochs: int) -> TrainConfig:
 
 
 def test_config_validation(tmp_path):
+    with pytest.raises(ValueError, match="not both"):
+        TrainConfig(
+            output_dir=tmp_path,
+            tokenizer=DATA / "tokenizer.json",
+            init=tmp_path,
+            reports=DATA / "reports.jsonl",
+            labels=DATA / "labels/teacher_train.jsonl",
+        )
     with pytest.raises(ValueError, match="size"):
         TrainConfig(
             output_dir=tmp_path,
@@ -139,3 +147,17 @@ def test_init_from_local_pretrained_checkpoint(tmp_path):
     # the run's tokenizer is the checkpoint's, not one trained on the corpus
     run_vocab = json.loads((tmp_path / "run" / "tokenizer.json").read_text())["model"]["vocab"]
     assert run_vocab == json.loads(tok.to_str())["model"]["vocab"]
+
+
+def test_pinned_tokenizer_makes_training_reproducible(tmp_path):
+    import torch
+
+    first = config(tmp_path / "a", epochs=1)
+    train(first)
+    second = config(tmp_path / "b", epochs=1)
+    second.tokenizer = tmp_path / "a" / "tokenizer.json"
+    train(second)
+    assert (tmp_path / "b" / "tokenizer.json").read_bytes() == second.tokenizer.read_bytes()
+    wa = torch.load(tmp_path / "a" / "best" / "weights.pt", weights_only=True)
+    wb = torch.load(tmp_path / "b" / "best" / "weights.pt", weights_only=True)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
