@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from labeler.errors import InvalidInput
+from labeler.io import read_u_file
 from labeler.schema import Schema, u_to_class
 
 
@@ -49,6 +50,17 @@ def targets_from_u(u: dict[str, int | None], schema: Schema) -> npt.NDArray[np.f
     return t
 
 
+def _soft_targets(labels: Path) -> list[tuple[str, int, str, list[float]]]:
+    """(id, line, finding, distribution) for every soft teacher distribution in a label file."""
+    out = []
+    with labels.open(encoding="utf-8") as handle:
+        for n, line in enumerate(handle, start=1):
+            if '"probs"' in line:
+                obj = json.loads(line)
+                out += [(str(obj["id"]), n, k, v) for k, v in (obj.get("probs") or {}).items()]
+    return out
+
+
 def load_examples(reports: dict[str, dict[str, str]], labels: Path, schema: Schema) -> Examples:
     """Pair reports with teacher labels (only ids present in both).
 
@@ -60,29 +72,20 @@ def load_examples(reports: dict[str, dict[str, str]], labels: Path, schema: Sche
     Raises:
         InvalidInput: a label line is malformed (line number given).
     """
+    u_maps = read_u_file(labels)  # validated, errors name the line
     ids, texts, targets = [], [], []
-    with labels.open(encoding="utf-8") as handle:
-        for n, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-                rid = str(obj["id"])
-                u = obj["u"]
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                raise InvalidInput(f"{labels}:{n}: not a label line") from exc
-            if rid not in reports:
-                continue
-            t = targets_from_u(u, schema)
-            for key, dist in (obj.get("probs") or {}).items():
-                if key in schema.keys:
-                    row = np.asarray(dist, dtype=np.float32)
-                    if row.shape != (8,) or row.min() < 0 or abs(row.sum() - 1) > 1e-3:
-                        raise InvalidInput(f"{labels}:{n}: probs[{key}] must be 8 probabilities")
-                    t[schema.keys.index(key)] = row
-            ids.append(rid)
-            texts.append(reports[rid]["text"])
-            targets.append(t)
+    for rid, u in u_maps.items():
+        if rid not in reports:
+            continue
+        ids.append(rid)
+        texts.append(reports[rid]["text"])
+        targets.append(targets_from_u(u, schema))
+    for rid, n, key, dist in _soft_targets(labels):
+        if rid in reports and key in schema.keys:
+            row = np.asarray(dist, dtype=np.float32)
+            if row.shape != (8,) or row.min() < 0 or abs(row.sum() - 1) > 1e-3:
+                raise InvalidInput(f"{labels}:{n}: probs[{key}] must be 8 probabilities")
+            targets[ids.index(rid)][schema.keys.index(key)] = row
     if not ids:
         raise InvalidInput(f"{labels}: no labelled report matches the corpus")
     return Examples(ids, texts, np.stack(targets))
