@@ -57,7 +57,9 @@ def _reports(path: Path) -> list[Report]:
 
 @app.command()
 def teach(
-    input: Annotated[Path, typer.Argument(help="reports: JSONL {id,text}, CSV or text")],
+    input: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="reports: JSONL {id,text}, CSV or text")
+    ],
     output: Annotated[Path, typer.Option("-o", "--output", help="teacher labels JSONL")],
     teacher: Annotated[TeacherKind, typer.Option(help="openai | rules | file")] = TeacherKind.rules,
     labels: Annotated[Path | None, typer.Option(help="label file for --teacher file")] = None,

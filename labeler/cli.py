@@ -94,7 +94,12 @@ def _batches(items: Iterator[tuple[int, Report]], size: int) -> Iterator[list[tu
 
 @app.command()
 def label(
-    input: Annotated[Path, typer.Argument(help="JSONL ({id,text}), CSV or text file (one report per line)")],
+    input: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, help="JSONL ({id,text}), CSV or text file (one report per line)"
+        ),
+    ],
     output: Annotated[Path, typer.Option("-o", "--output", help="where to write the labels")],
     labeler: Annotated[LabelerKind, typer.Option(help="model (default bundle) or rules")] = LabelerKind.model,
     model: Annotated[Path | None, typer.Option(help="model bundle directory")] = None,

@@ -119,3 +119,10 @@ def test_installed_entry_point_runs(tmp_path):
         [str(bindir / "radlabel"), "distill", "--help"], capture_output=True, text=True, timeout=120
     )
     assert proc.returncode == 0 and "teach" in proc.stdout
+
+
+def test_missing_input_is_a_usage_error_and_writes_nothing(tmp_path):
+    out = tmp_path / "out.jsonl"
+    res = runner.invoke(app, ["label", str(tmp_path / "nope.jsonl"), "-o", str(out), "--labeler", "rules"])
+    assert res.exit_code == 2 and "does not exist" in res.output
+    assert not out.exists()
