@@ -137,8 +137,8 @@ def recombine(
     ratio: float,
     seed: int,
     schema: Schema,
-    labels: Path | None = None,
-    reports: dict[str, dict[str, str]] | None = None,
+    labels: Path,
+    reports: dict[str, dict[str, str]],
 ) -> Examples:
     """Append ratio * len(examples) synthetic reports built from clean sentences.
 
@@ -147,16 +147,12 @@ def recombine(
         ratio: synthetic reports per real report.
         seed: RNG seed.
         schema: the label schema.
-        labels: teacher JSONL with evidence quotes (the shipped one by default).
-        reports: id -> report record (read from data/reports.jsonl by default).
+        labels: teacher JSONL with evidence quotes.
+        reports: id -> report record of the training split.
 
     Returns:
         The real examples followed by the synthetic ones (ids `aug-<n>`).
     """
-    from distill.data import load_reports
-
-    labels = labels or Path("data/labels/teacher_train.jsonl")
-    reports = reports or load_reports(Path("data/reports.jsonl"), "train")
     pool = load_sentence_pool(labels, reports, set(examples.ids))
     synthetic = synthesize(pool, int(ratio * len(examples.ids)), seed)
     if not synthetic:

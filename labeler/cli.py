@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from tqdm import tqdm
 
-from labeler.base import DEFAULT_MAX_CHARS, Labeler, check_reports
+from labeler.base import DEFAULT_MAX_CHARS, Labeler, check_reports, check_request
 from labeler.errors import LabelerError
 from labeler.io import LineError, csv_header, csv_row, read_reports, read_u_file, write_jsonl
 from labeler.metrics import EvalResult, evaluate, to_view
@@ -116,9 +116,7 @@ def label(
     views = view or []
     schema = load_schema()
     try:
-        for v in views:
-            schema.view(v)
-        schema.mapping(mapping)
+        check_request([], schema, views, mapping, max_chars)  # fail fast, before a model loads
         lab = make_labeler(labeler, model, max_chars)
     except LabelerError as exc:
         say(f"error: {exc}")
