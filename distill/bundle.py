@@ -1,8 +1,9 @@
 """Pack a trained student as a self-describing model bundle with a model card.
 
-The bundle holds model.onnx (fp32), model.int8.onnx, tokenizer.json, schema.json,
-labeler_config.json, MODEL_CARD.md and card.json (provenance, hyperparameters, dev metrics per
-finding and status, parity figures, sha256 of every file). `labeler` loads it as is.
+The bundle holds model.onnx (fp32), model.int8.onnx (CPU), model.fp16.onnx (GPU, only when it
+keeps parity), tokenizer.json, schema.json, labeler_config.json, MODEL_CARD.md and card.json
+(provenance, hyperparameters, dev metrics per finding and status, parity figures, sha256 of
+every file). `labeler` loads it as is. An fp32 export that fails parity is refused outright.
 """
 
 from __future__ import annotations
@@ -12,18 +13,20 @@ import json
 import logging
 import platform
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata, resources
 from pathlib import Path
 
 from distill.data import load_reports
-from distill.export import ParityReport, export_onnx, parity, quantize_int8, torch_logits
+from distill.export import ParityReport, convert_fp16, export_onnx, parity, quantize_int8, torch_logits
 from distill.student import Student
+from labeler.errors import InferenceError
 from labeler.io import read_u_file
 from labeler.metrics import EvalResult, evaluate
 from labeler.model.config import BundleFiles, LabelerConfig
-from labeler.model.labeler import ModelLabeler
+from labeler.model.labeler import ModelLabeler, Variant
 from labeler.records import Report
 from labeler.schema import load_schema
 from labeler.tokenize import SPECIAL, ReportEncoder
@@ -40,6 +43,7 @@ class BundleResult:
     directory: Path
     parity: list[ParityReport]
     metrics: dict[str, EvalResult]
+    notes: list[str]
 
 
 def library_versions() -> dict[str, str]:
@@ -82,6 +86,7 @@ def make_bundle(
     labels: Path,
     max_length: int = 256,
     int8: bool = True,
+    fp16: bool = True,
     dynamo: bool = True,
 ) -> BundleResult:
     """Export, check, evaluate and pack a student checkpoint.
@@ -96,10 +101,14 @@ def make_bundle(
         labels: the teacher label file (provenance).
         max_length: the encoder's input limit.
         int8: also write a dynamically quantized int8 model.
+        fp16: also write an fp16 model for GPUs, kept only if it passes parity.
         dynamo: use the dynamo ONNX exporter.
 
     Returns:
         The bundle result.
+
+    Raises:
+        InferenceError: the fp32 export does not reproduce PyTorch (max |diff| > 1e-4).
     """
     schema = load_schema()
     student = Student.load(checkpoint)
@@ -121,11 +130,32 @@ def make_bundle(
     export_onnx(student, encoder, texts, out / "model.onnx", dynamo=dynamo)
     reference = torch_logits(student, encoder, texts)
     checks = [parity(reference, out / "model.onnx", encoder, texts, "fp32")]
+    if not checks[0].passed:
+        raise InferenceError(f"fp32 ONNX export fails parity: max |diff| {checks[0].max_abs_diff:.2e}")
     files = BundleFiles(fp32="model.onnx")
+    notes: list[str] = []
     if int8:
         quantize_int8(out / "model.onnx", out / "model.int8.onnx")
         checks.append(parity(reference, out / "model.int8.onnx", encoder, texts, "int8"))
         files.int8 = "model.int8.onnx"
+    if fp16:
+        convert_fp16(out / "model.onnx", out / "model.fp16.onnx")
+        check = parity(reference, out / "model.fp16.onnx", encoder, texts, "fp16")
+        checks.append(check)
+        if check.passed:
+            files.fp16 = "model.fp16.onnx"
+        else:
+            (out / "model.fp16.onnx").unlink()
+            notes.append(
+                f"fp16 not shipped: parity failed (finite {check.finite}, "
+                f"argmax agreement {check.argmax_agreement:.4f})"
+            )
+            log.warning(notes[-1])
+    if checks[-1].variant == "fp16" and checks[-1].provider != "CUDAExecutionProvider":
+        notes.append(
+            "fp16 parity measured on the CPU provider (no CUDA here): fp16 weights, ops without "
+            "an fp16 CPU kernel upcast; check it on the GPU before relying on the figure"
+        )
     config = LabelerConfig(
         schema_version=schema.version,
         findings=schema.keys,
@@ -141,16 +171,21 @@ def make_bundle(
     metrics: dict[str, EvalResult] = {}
     if gold:
         reps = [Report(id=i, text=t) for i, t in zip(ids, texts, strict=True)]
-        for variant in ("fp32", "int8") if int8 else ("fp32",):
-            lab = ModelLabeler.from_bundle(out, variant=variant, prefer_gpu=False)
+        variants: tuple[Variant, ...] = ("fp32", "int8", "fp16")
+        for variant in (v for v in variants if getattr(files, v)):
+            lab = ModelLabeler.from_bundle(out, variant=variant, prefer_gpu=variant == "fp16")
             pred = {r.id: r.u_map() for r in lab.label(reps)}
             metrics[variant] = evaluate(pred, gold, schema)
-    write_card(out, config, checks, metrics)
-    return BundleResult(out, checks, metrics)
+    write_card(out, config, checks, metrics, notes)
+    return BundleResult(out, checks, metrics, notes)
 
 
 def write_card(
-    out: Path, config: LabelerConfig, checks: list[ParityReport], metrics: dict[str, EvalResult]
+    out: Path,
+    config: LabelerConfig,
+    checks: list[ParityReport],
+    metrics: dict[str, EvalResult],
+    notes: Sequence[str] = (),
 ) -> None:
     """Write card.json and MODEL_CARD.md (with every file's sha256)."""
     files = {
@@ -165,6 +200,7 @@ def write_card(
         "training": config.training,
         "libraries": config.libraries,
         "parity": [c.to_dict() for c in checks],
+        "notes": list(notes),
         "dev_metrics": {k: v.to_dict() for k, v in metrics.items()},
         "files": files,
     }
@@ -188,13 +224,15 @@ def write_card(
         "```",
         "",
         "## Parity (ONNX vs PyTorch on dev reports)",
-        "| variant | reports | max abs diff | argmax agreement |",
-        "|---|---|---|---|",
+        "| variant | reports | max abs diff | argmax agreement | provider | passed |",
+        "|---|---|---|---|---|---|",
         *[
-            f"| {c.variant} | {c.n_reports} | {c.max_abs_diff:.2e} | {c.argmax_agreement:.4f} |"
+            f"| {c.variant} | {c.n_reports} | {c.max_abs_diff:.2e} | {c.argmax_agreement:.4f} | {c.provider} | {c.passed} |"
             for c in checks
         ],
         "",
+        *[f"- {n}" for n in notes],
+        *([""] if notes else []),
     ]
     for variant, m in metrics.items():
         lines += [

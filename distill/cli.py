@@ -193,33 +193,47 @@ def bundle(
     output: Annotated[Path, typer.Option("-o", "--output")] = Path("models/default"),
     reports: Path = Path("data/reports.jsonl"),
     dev_gold: Path | None = Path("data/labels/dev_gold.jsonl"),
-    int8: bool = True,
+    int8: Annotated[bool, typer.Option(help="also write the int8 model (CPU)")] = True,
+    fp16: Annotated[bool, typer.Option(help="also write the fp16 model (GPU) if it keeps parity")] = True,
     dynamo: Annotated[bool, typer.Option(help="dynamo exporter (else TorchScript)")] = True,
 ) -> None:
     """Export the best checkpoint to ONNX, check parity, evaluate and pack a bundle."""
     from distill.bundle import make_bundle
 
     _logging()
+    if not (run_dir / "train_config.json").is_file() or not (run_dir / "best").is_dir():
+        say(f"error: {run_dir} is not a finished training run (no train_config.json or best/)")
+        raise typer.Exit(2)
     cfg = json.loads((run_dir / "train_config.json").read_text(encoding="utf-8"))
     summary = (
         json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
         if (run_dir / "summary.json").exists()
         else {}
     )
-    result = make_bundle(
-        run_dir / "best",
-        run_dir / "tokenizer.json",
-        output,
-        reports,
-        dev_gold,
-        training={**cfg, **summary},
-        labels=Path(cfg["labels"]),
-        max_length=int(cfg["max_length"]),
-        int8=int8,
-        dynamo=dynamo,
-    )
+    try:
+        result = make_bundle(
+            run_dir / "best",
+            run_dir / "tokenizer.json",
+            output,
+            reports,
+            dev_gold,
+            training={**cfg, **summary},
+            labels=Path(cfg["labels"]),
+            max_length=int(cfg["max_length"]),
+            int8=int8,
+            fp16=fp16,
+            dynamo=dynamo,
+        )
+    except LabelerError as exc:
+        say(f"error: {exc}")
+        raise typer.Exit(1) from exc
     for p in result.parity:
-        say(f"parity {p.variant}: max|diff| {p.max_abs_diff:.2e}, argmax agreement {p.argmax_agreement:.4f}")
+        say(
+            f"parity {p.variant} ({p.provider}): max|diff| {p.max_abs_diff:.2e}, "
+            f"argmax agreement {p.argmax_agreement:.4f}, {'passed' if p.passed else 'FAILED'}"
+        )
+    for note in result.notes:
+        say(f"note: {note}")
     for variant, m in result.metrics.items():
         say(f"dev {variant}: macro-F1 {m.macro_f1:.4f}, uncertain F1 {m.per_status['uncertain']['f1']:.3f}")
     say(f"bundle -> {output}")

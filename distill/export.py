@@ -1,9 +1,13 @@
-"""Export a trained student to ONNX, check parity, and quantize for CPU.
+"""Export a trained student to ONNX, check parity, quantize for CPU and halve for GPU.
 
 The graph takes `input_ids` and `attention_mask` (int64, dynamic batch and sequence axes) and
 returns `logits` [batch, findings, 8]. Parity is checked against PyTorch on real reports:
-fp32 must agree to max |diff| <= 1e-4; for int8 the argmax agreement is reported (int8 is a
-CPU path: ORT's CUDA provider does not run dynamically quantized MatMuls).
+fp32 must agree to max |diff| <= 1e-4 (else the export is refused); for int8 the argmax
+agreement is reported (int8 is a CPU path: ORT's CUDA provider does not run dynamically
+quantized MatMuls). fp16 is the GPU path and is shipped only where it keeps parity: finite
+logits and argmax agreement >= 99.5% (fp16 DeBERTa has a record of overflowing, optimum#608).
+Without a CUDA provider its parity is measured on the CPU provider, which runs the fp16 weights
+but upcasts ops that have no fp16 CPU kernel, so it is an estimate of the GPU figure.
 """
 
 from __future__ import annotations
@@ -18,12 +22,14 @@ import torch
 from distill.student import Student
 from labeler.batching import run_sorted
 from labeler.errors import InferenceError
-from labeler.model.backend import OnnxBackend
+from labeler.model.backend import OnnxBackend, available_providers
 from labeler.tokenize import ReportEncoder
 
 log = logging.getLogger(__name__)
 
 OPSET = 18
+FP32_MAX_DIFF = 1e-4
+MIN_AGREEMENT = 0.995
 
 
 @dataclass
@@ -34,10 +40,23 @@ class ParityReport:
     n_reports: int
     max_abs_diff: float
     argmax_agreement: float
+    provider: str = "CPUExecutionProvider"
+
+    @property
+    def finite(self) -> bool:
+        """Whether every logit was finite (the difference is NaN or inf otherwise)."""
+        return bool(np.isfinite(self.max_abs_diff))
+
+    @property
+    def passed(self) -> bool:
+        """fp32: max |diff| <= 1e-4; reduced precision: finite and argmax agreement >= 99.5%."""
+        if self.variant == "fp32":
+            return self.finite and self.max_abs_diff <= FP32_MAX_DIFF
+        return self.finite and self.argmax_agreement >= MIN_AGREEMENT
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready copy."""
-        return dict(self.__dict__)
+        return {**self.__dict__, "passed": self.passed}
 
 
 class _Wrapper(torch.nn.Module):
@@ -112,6 +131,21 @@ def quantize_int8(src: Path, dst: Path) -> Path:
     return dst
 
 
+def convert_fp16(src: Path, dst: Path) -> Path:
+    """fp16 weights and activations with fp32 inputs and outputs (the GPU path).
+
+    ONNX Runtime's converter clamps constants to the fp16 range (the attention mask's fill
+    value becomes -65504 instead of overflowing to -inf) and keeps the graph's inputs and the
+    logits in fp32, so the labeler feeds and reads every variant the same way.
+    """
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    model = convert_float_to_float16(onnx.load(str(src)), keep_io_types=True)
+    onnx.save(model, str(dst))
+    return dst
+
+
 def torch_logits(
     student: Student, encoder: ReportEncoder, texts: list[str], batch_size: int = 32
 ) -> np.ndarray:
@@ -129,15 +163,23 @@ def parity(
     variant: str,
     batch_size: int = 32,
 ) -> ParityReport:
-    """Compare an ONNX file's logits with reference logits on the same texts."""
-    backend = OnnxBackend(onnx_path, ["CPUExecutionProvider"])
+    """Compare an ONNX file's logits with reference logits on the same texts.
+
+    fp16 runs on the CUDA provider when this onnxruntime build has one (its real target);
+    fp32 and int8 always run on the CPU provider.
+    """
+    providers = available_providers(prefer_gpu=variant == "fp16")
+    backend = OnnxBackend(onnx_path, providers)
     ids, _ = encoder.ids(texts)
     got = run_sorted(ids, encoder.pad, backend.run, batch_size)
     if got.shape != reference.shape:
         raise InferenceError(f"ONNX output shape {got.shape} != reference {reference.shape}")
+    with np.errstate(invalid="ignore"):
+        diff = float(np.abs(got - reference).max())
     return ParityReport(
         variant=variant,
         n_reports=len(texts),
-        max_abs_diff=float(np.abs(got - reference).max()),
+        max_abs_diff=diff if np.isfinite(got).all() else float("nan"),
         argmax_agreement=float((got.argmax(-1) == reference.argmax(-1)).mean()),
+        provider=backend.provider,
     )

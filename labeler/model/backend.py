@@ -30,6 +30,8 @@ class OnnxBackend:
             raise ModelLoadError(f"model file {path} does not exist")
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # errors only: an fp16 graph on the CPU provider warns once per node it cannot fold
+        options.log_severity_level = 3
         if threads:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1

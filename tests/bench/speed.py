@@ -3,6 +3,8 @@ and ORT int8, at batch 1 and 32, all measured in one run so the ratios are compa
 
 Run: `python -m tests.bench.speed [--model models/default] [--checkpoint runs/default/best]`.
 Reports/s include tokenization and decoding (the whole `label` path for the ONNX labelers).
+Where onnxruntime has a CUDA provider (onnxruntime-gpu on a GPU machine), ORT fp16 and fp32 are
+also timed on the GPU at batch 64 and 256.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from labeler.model.backend import available_providers
 from labeler.model.labeler import ModelLabeler
 from labeler.records import Report
 from labeler.rules.labeler import RuleLabeler
@@ -102,6 +105,25 @@ def main() -> None:
             "all": rate(batched(ort(8).label, reports, n), n),
         }
 
+    if "CUDAExecutionProvider" in available_providers(prefer_gpu=True):
+        for variant in ("fp16", "fp32"):
+            if not args.model.is_dir():
+                break
+
+            def gpu(batch_size: int, variant: str = variant) -> ModelLabeler:
+                return ModelLabeler.from_bundle(
+                    args.model,
+                    variant=variant,  # type: ignore[arg-type]
+                    batch_size=batch_size,
+                )
+
+            rows[f"student ORT {variant} (CUDA)"] = {
+                "b1": rate(batched(gpu(1).label, reports, 1), n),
+                "b32": rate(batched(gpu(32).label, reports, 32), n),
+                "b64": rate(batched(gpu(64).label, reports, 64), n),
+                "b256": rate(batched(gpu(256).label, reports, 256), n),
+            }
+
     print(f"Reports/s on {n} dev reports; {machine()}\n")
     print(
         f"| labeler | batch 1 | batch 32 | one call of {n} (length-sorted, batches of 8) |\n|---|---|---|---|"
@@ -109,6 +131,11 @@ def main() -> None:
     for name, r in rows.items():
         whole = f"{r['all']:.0f}" if "all" in r else "-"
         print(f"| {name} | {r['b1']:.0f} | {r['b32']:.0f} | {whole} |")
+    gpu_rows = {name: r for name, r in rows.items() if "b64" in r}
+    if gpu_rows:
+        print("\n| labeler (GPU) | batch 64 | batch 256 |\n|---|---|---|")
+        for name, r in gpu_rows.items():
+            print(f"| {name} | {r['b64']:.0f} | {r['b256']:.0f} |")
     save("speed", {"machine": machine(), "reports": n, "reports_per_s": rows})
 
 

@@ -126,3 +126,12 @@ def test_missing_input_is_a_usage_error_and_writes_nothing(tmp_path):
     res = runner.invoke(app, ["label", str(tmp_path / "nope.jsonl"), "-o", str(out), "--labeler", "rules"])
     assert res.exit_code == 2 and "does not exist" in res.output
     assert not out.exists()
+
+
+def test_bundle_of_an_unfinished_run_is_a_clear_error(tmp_path):
+    from distill.cli import app as distill_app
+
+    (tmp_path / "run").mkdir()
+    res = runner.invoke(distill_app, ["bundle", str(tmp_path / "run"), "-o", str(tmp_path / "b")])
+    assert res.exit_code == 2 and "not a finished training run" in res.output
+    assert not (tmp_path / "b").exists()

@@ -99,3 +99,34 @@ def test_truncation_is_logged_without_text(tiny_bundle, caplog):
         lab.label([Report(id="a", text=text), Report(id="b", text="FINDINGS: No effusion.")])
     assert "1 of 2 reports exceeded 128 tokens" in caplog.text
     assert secret not in caplog.text
+
+
+def test_fp16_variant_keeps_the_fp32_decisions(tiny_bundle, dev_reports):
+    """An fp16 copy made by the export code runs (CPU provider here) and decodes as fp32 does."""
+    from distill.export import convert_fp16
+    from labeler.model.config import LabelerConfig
+    from labeler.model.labeler import choose_file
+
+    convert_fp16(tiny_bundle / "model.onnx", tiny_bundle / "model.fp16.onnx")
+    config = LabelerConfig.read(tiny_bundle)
+    config.files.fp16 = "model.fp16.onnx"
+    config.write(tiny_bundle)
+    # every weight matrix is stored in fp16; inputs and logits stay int64 / float32
+    import onnx
+
+    graph = onnx.load(str(tiny_bundle / "model.fp16.onnx")).graph
+    matrices = [t for t in graph.initializer if len(t.dims) == 2]
+    assert matrices and all(t.data_type == onnx.TensorProto.FLOAT16 for t in matrices)
+    assert graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    texts = [r["text"] for r in dev_reports]
+    half = ModelLabeler.from_bundle(tiny_bundle, variant="fp16", prefer_gpu=False)
+    full = ModelLabeler.from_bundle(tiny_bundle, variant="fp32", prefer_gpu=False)
+    assert half.name.startswith("model/fp16/")
+    lh, lf = half.logits(texts), full.logits(texts)
+    assert lh.dtype == np.float32 and np.isfinite(lh).all()
+    assert np.abs(lh - lf).max() < 0.05
+    assert (lh.argmax(-1) == lf.argmax(-1)).mean() >= 0.98
+    # auto picks int8 on CPU and fp16 where CUDA is first
+    cpu = ["CPUExecutionProvider"]
+    assert choose_file(config, "auto", cpu) == ("int8", "model.int8.onnx")
+    assert choose_file(config, "auto", ["CUDAExecutionProvider", *cpu]) == ("fp16", "model.fp16.onnx")

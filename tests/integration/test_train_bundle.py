@@ -98,7 +98,16 @@ def test_train_resume_bundle_round_trip(tmp_path):
         "labeler_config.json",
         "schema.json",
     }
-    assert set(card["dev_metrics"]) == {"fp32", "int8"} and "MODEL_CARD.md" in {p.name for p in out.iterdir()}
+    assert "MODEL_CARD.md" in {p.name for p in out.iterdir()}
+    # fp16 ships exactly when its parity check passed, and then it is evaluated like the others
+    fp16 = next(p for p in result.parity if p.variant == "fp16")
+    assert fp16.finite and fp16.argmax_agreement > 0.9
+    assert ("model.fp16.onnx" in card["files"]) is fp16.passed
+    assert set(card["dev_metrics"]) == {"fp32", "int8", *(["fp16"] if fp16.passed else [])}
+    assert any("CPU provider" in n for n in card["notes"])
+    assert json.loads((out / "labeler_config.json").read_text())["files"]["fp16"] == (
+        "model.fp16.onnx" if fp16.passed else None
+    )
 
     # the bundle labels exactly as the PyTorch checkpoint decides
     texts = [json.loads(line)["text"] for line in (DATA / "reports.jsonl").open()][:20]

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from distill.export import export_onnx, parity, quantize_int8, torch_logits
+from distill.export import convert_fp16, export_onnx, parity, quantize_int8, torch_logits
 from distill.student import build_student
 from distill.tokenizer_train import save_tokenizer, train_tokenizer
 from labeler.schema import load_schema
@@ -37,7 +37,7 @@ def setup(tmp_path_factory):
 
 
 @pytest.mark.parametrize("dynamo", [True, False], ids=["dynamo", "torchscript"])
-def test_fp32_parity_and_int8_agreement(setup, dynamo):
+def test_fp32_parity_int8_and_fp16_agreement(setup, dynamo):
     tmp, enc, student, texts = setup
     lengths = [len(x) for x in enc.ids(texts)[0]]
     assert min(lengths) < 40 and max(lengths) == 256
@@ -49,3 +49,8 @@ def test_fp32_parity_and_int8_agreement(setup, dynamo):
     q = quantize_int8(path, tmp / f"m{int(dynamo)}.int8.onnx")
     int8 = parity(ref, q, enc, texts, "int8", batch_size=8)
     assert int8.argmax_agreement >= 0.95
+    # fp16 (CPU provider here, CUDA where present): finite, close, same decisions
+    half_path = convert_fp16(path, tmp / f"m{int(dynamo)}.fp16.onnx")
+    half = parity(ref, half_path, enc, texts, "fp16", batch_size=8)
+    assert half.finite and half.max_abs_diff < 0.05
+    assert half.argmax_agreement >= 0.98
