@@ -132,6 +132,25 @@ def synthesize(
     return out
 
 
+def add_synthetic(
+    examples: Examples, pool: list[Sentence], ratio: float, seed: int, schema: Schema
+) -> Examples:
+    """Append ratio * len(examples) synthetic reports drawn from a sentence pool.
+
+    Returns:
+        The real examples followed by the synthetic ones (ids `aug-<n>`).
+    """
+    synthetic = synthesize(pool, int(ratio * len(examples.ids)), seed)
+    if not synthetic:
+        return examples
+    extra = np.stack([targets_from_u(dict(u), schema) for _, u in synthetic])
+    return Examples(
+        ids=examples.ids + [f"aug-{i}" for i in range(len(synthetic))],
+        texts=examples.texts + [t for t, _ in synthetic],
+        targets=np.concatenate([examples.targets, extra]),
+    )
+
+
 def recombine(
     examples: Examples,
     ratio: float,
@@ -154,12 +173,4 @@ def recombine(
         The real examples followed by the synthetic ones (ids `aug-<n>`).
     """
     pool = load_sentence_pool(labels, reports, set(examples.ids))
-    synthetic = synthesize(pool, int(ratio * len(examples.ids)), seed)
-    if not synthetic:
-        return examples
-    extra = np.stack([targets_from_u(dict(u), schema) for _, u in synthetic])
-    return Examples(
-        ids=examples.ids + [f"aug-{i}" for i in range(len(synthetic))],
-        texts=examples.texts + [t for t, _ in synthetic],
-        targets=np.concatenate([examples.targets, extra]),
-    )
+    return add_synthetic(examples, pool, ratio, seed, schema)

@@ -144,6 +144,9 @@ def train(
     augment: Annotated[
         float, typer.Option(help="synthetic reports per real one (sentence recombination)")
     ] = 2.5,
+    resample_augment: Annotated[
+        bool, typer.Option(help="draw new synthetic reports every epoch (else one fixed set)")
+    ] = False,
     patience: int = 6,
     ema: Annotated[
         float, typer.Option(help="EMA decay of the weights evaluated and saved (0 = off)")
@@ -175,6 +178,7 @@ def train(
             temperature=temperature,
             mlm_epochs=mlm_epochs,
             augment=augment,
+            resample_augment=resample_augment,
             ema=ema,
             patience=patience,
             seed=seed,

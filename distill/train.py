@@ -20,7 +20,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
-from distill.augment import recombine
+from distill.augment import add_synthetic, load_sentence_pool
 from distill.data import Examples, load_examples, load_reports
 from distill.losses import distillation_loss
 from distill.mlm import pretrain_mlm
@@ -61,6 +61,7 @@ class TrainConfig:
     mlm_epochs: int = 3
     ema: float = 0.998
     augment: float = 2.5
+    resample_augment: bool = False
     threads: int | None = None
     limit: int | None = None
 
@@ -166,11 +167,20 @@ def train(cfg: TrainConfig) -> dict[str, object]:
             examples.ids[: cfg.limit], examples.texts[: cfg.limit], examples.targets[: cfg.limit]
         )
     encoder = _encoder_for(cfg, examples.texts)
-    if cfg.augment > 0:
-        examples = recombine(examples, cfg.augment, cfg.seed, schema, cfg.labels, train_reports)
-    ids, _ = encoder.ids(examples.texts)
-    lengths = [len(x) for x in ids]
-    targets = torch.from_numpy(examples.targets)
+    real = examples
+    pool = load_sentence_pool(cfg.labels, train_reports, set(real.ids)) if cfg.augment > 0 else []
+
+    def epoch_data(epoch: int) -> tuple[list[list[int]], list[int], torch.Tensor]:
+        """Token ids, lengths and targets of one epoch: the real reports plus synthetic ones,
+        drawn afresh each epoch when `resample_augment` is on (else the same set every epoch)."""
+        data = real
+        if pool:
+            seed = cfg.seed + epoch if cfg.resample_augment else cfg.seed
+            data = add_synthetic(real, pool, cfg.augment, seed, schema)
+        tokens, _ = encoder.ids(data.texts)
+        return tokens, [len(x) for x in tokens], torch.from_numpy(data.targets)
+
+    ids, lengths, targets = epoch_data(0)
 
     dev_texts: list[str] = []
     dev_gold: dict[str, dict[str, int | None]] = {}
@@ -218,6 +228,8 @@ def train(cfg: TrainConfig) -> dict[str, object]:
 
     history = cfg.output_dir / "history.jsonl"
     for epoch in range(start_epoch, cfg.epochs):
+        if cfg.resample_augment and epoch > 0:
+            ids, lengths, targets = epoch_data(epoch)
         model.train()
         batches = _batches(lengths, cfg.batch_size, rng)
         running = 0.0

@@ -1,4 +1,6 @@
-"""Dev-split accuracy: rules vs student fp32 vs student int8, every metric of LABELS.md.
+"""Dev-split accuracy: rules vs student fp32 / int8 / fp16, every metric of LABELS.md.
+
+fp16 (the GPU file) runs on the CPU provider here unless onnxruntime has CUDA.
 
 Run: `python -m tests.bench.accuracy [--model models/default]`. Prints a markdown table for
 BENCHMARKS.md and writes tests/bench/results/accuracy.json.
@@ -10,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from labeler.metrics import EvalResult, evaluate
+from labeler.model.config import LabelerConfig
 from labeler.model.labeler import ModelLabeler
 from labeler.records import Report
 from labeler.rules.labeler import RuleLabeler
@@ -26,10 +29,12 @@ def main() -> None:
     reports = [Report(id=i, text=t) for i, t in zip(ids, texts, strict=True)]
     results: dict[str, EvalResult] = {}
     labelers = {"rules": RuleLabeler()}
-    for variant in ("fp32", "int8"):
-        if args.model.is_dir():
+    for variant in ("fp32", "int8", "fp16"):
+        if args.model.is_dir() and getattr(LabelerConfig.read(args.model).files, variant):
             labelers[f"student {variant}"] = ModelLabeler.from_bundle(
-                args.model, variant=variant, prefer_gpu=False
+                args.model,
+                variant=variant,  # type: ignore[arg-type]
+                prefer_gpu=variant == "fp16",
             )  # type: ignore[assignment]
     for name, lab in labelers.items():
         pred = {r.id: r.u_map() for r in lab.label(reports)}
