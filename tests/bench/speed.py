@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from labeler.model.backend import available_providers
+from labeler.model.config import LabelerConfig
 from labeler.model.labeler import ModelLabeler
 from labeler.records import Report
 from labeler.rules.labeler import RuleLabeler
@@ -44,6 +45,28 @@ def batched(label: Callable[[list[Report]], object], reports: list[Report], size
             label(reports[k : k + size])
 
     return run
+
+
+def ort_rates(
+    model: Path,
+    variant: str,
+    reports: list[Report],
+    sizes: dict[str, tuple[int, int]],
+    threads: int | None,
+    gpu: bool,
+) -> dict[str, float]:
+    """Reports/s of one bundle variant per named (reports per call, reports per ONNX run)."""
+    out = {}
+    for name, (call, run) in sizes.items():
+        lab = ModelLabeler.from_bundle(
+            model,
+            variant=variant,  # type: ignore[arg-type]
+            threads=threads,
+            batch_size=run,
+            prefer_gpu=gpu,
+        )
+        out[name] = rate(batched(lab.label, reports, call), len(reports))
+    return out
 
 
 def main() -> None:
@@ -86,43 +109,21 @@ def main() -> None:
             "b1": rate(batched(eager, reports, 1), n),
             "b32": rate(batched(eager, reports, 32), n),
         }
-    for variant in ("fp32", "int8"):
-        if not args.model.is_dir():
-            break
-
-        def ort(batch_size: int, variant: str = variant) -> ModelLabeler:
-            return ModelLabeler.from_bundle(
-                args.model,
-                variant=variant,
-                threads=args.threads,
-                batch_size=batch_size,
-                prefer_gpu=False,  # type: ignore[arg-type]
+    if args.model.is_dir():
+        cpu_sizes = {"b1": (1, 1), "b32": (32, 32), "all": (n, 8)}
+        for variant in ("fp32", "int8"):
+            rows[f"student ORT {variant} ({args.threads} threads)"] = ort_rates(
+                args.model, variant, reports, cpu_sizes, args.threads, gpu=False
             )
-
-        rows[f"student ORT {variant} ({args.threads} threads)"] = {
-            "b1": rate(batched(ort(1).label, reports, 1), n),
-            "b32": rate(batched(ort(32).label, reports, 32), n),
-            "all": rate(batched(ort(8).label, reports, n), n),
-        }
-
-    if "CUDAExecutionProvider" in available_providers(prefer_gpu=True):
-        for variant in ("fp16", "fp32"):
-            if not args.model.is_dir():
-                break
-
-            def gpu(batch_size: int, variant: str = variant) -> ModelLabeler:
-                return ModelLabeler.from_bundle(
-                    args.model,
-                    variant=variant,  # type: ignore[arg-type]
-                    batch_size=batch_size,
+        if "CUDAExecutionProvider" in available_providers(prefer_gpu=True):
+            gpu_sizes = {"b1": (1, 1), "b32": (32, 32), "b64": (64, 64), "b256": (256, 256)}
+            shipped = LabelerConfig.read(args.model).files
+            for variant in ("fp16", "fp32"):
+                if not getattr(shipped, variant):
+                    continue
+                rows[f"student ORT {variant} (CUDA)"] = ort_rates(
+                    args.model, variant, reports, gpu_sizes, None, gpu=True
                 )
-
-            rows[f"student ORT {variant} (CUDA)"] = {
-                "b1": rate(batched(gpu(1).label, reports, 1), n),
-                "b32": rate(batched(gpu(32).label, reports, 32), n),
-                "b64": rate(batched(gpu(64).label, reports, 64), n),
-                "b256": rate(batched(gpu(256).label, reports, 256), n),
-            }
 
     print(f"Reports/s on {n} dev reports; {machine()}\n")
     print(
