@@ -232,12 +232,40 @@ def bundle(
         say(f"error: {exc}")
         raise typer.Exit(1) from exc
     for p in result.parity:
-        say(
-            f"parity {p.variant} ({p.provider}): max|diff| {p.max_abs_diff:.2e}, "
-            f"argmax agreement {p.argmax_agreement:.4f}, {'passed' if p.passed else 'FAILED'}"
-        )
+        say(f"parity vs PyTorch: {p.summary()}")
     for note in result.notes:
         say(f"note: {note}")
     for variant, m in result.metrics.items():
         say(f"dev {variant}: macro-F1 {m.macro_f1:.4f}, uncertain F1 {m.per_status['uncertain']['f1']:.3f}")
     say(f"bundle -> {output}")
+
+
+@app.command()
+def verify(
+    bundle_dir: Annotated[Path, typer.Argument(help="a model bundle directory")] = Path("models/default"),
+    reports: Annotated[Path, typer.Option(help="reports.jsonl with split fields")] = Path(
+        "data/reports.jsonl"
+    ),
+    split: str = "dev",
+) -> None:
+    """Check a bundle's int8 / fp16 files against its fp32 file (fp16 on CUDA where present)."""
+    from distill.data import load_reports
+    from distill.export import verify_bundle
+
+    _logging()
+    if not reports.is_file():
+        say(f"error: {reports} does not exist")
+        raise typer.Exit(2)
+    texts = [r["text"] for r in load_reports(reports, split).values()]
+    if not texts:
+        say(f"error: no {split} reports in {reports}")
+        raise typer.Exit(2)
+    try:
+        checks = verify_bundle(bundle_dir, texts)
+    except LabelerError as exc:
+        say(f"error: {exc}")
+        raise typer.Exit(1) from exc
+    for c in checks:
+        say(f"parity vs the fp32 file: {c.summary()}")
+    if not all(c.passed for c in checks):
+        raise typer.Exit(1)

@@ -58,6 +58,14 @@ class ParityReport:
         """JSON-ready copy."""
         return {**self.__dict__, "passed": self.passed}
 
+    def summary(self) -> str:
+        """One line for the console."""
+        return (
+            f"{self.variant} ({self.provider}) on {self.n_reports} reports: max|diff| "
+            f"{self.max_abs_diff:.2e}, argmax agreement {self.argmax_agreement:.4f}, "
+            f"{'passed' if self.passed else 'FAILED'}"
+        )
+
 
 class _Wrapper(torch.nn.Module):
     def __init__(self, student: Student) -> None:
@@ -183,3 +191,27 @@ def parity(
         argmax_agreement=float((got.argmax(-1) == reference.argmax(-1)).mean()),
         provider=backend.provider,
     )
+
+
+def verify_bundle(directory: Path, texts: list[str], batch_size: int = 32) -> list[ParityReport]:
+    """Check a bundle's int8 and fp16 files against its fp32 file on real reports.
+
+    For a shipped bundle whose training checkpoint is not at hand (the default model on a GPU
+    machine, say): the fp32 file matches PyTorch to 1e-4 (the bundle gate), so it stands in as
+    the reference. fp16 runs on CUDA where onnxruntime has it.
+    """
+    from labeler.model.config import LabelerConfig
+
+    config = LabelerConfig.read(directory)
+    encoder = ReportEncoder.from_file(
+        directory / config.files.tokenizer, config.max_length, config.special_tokens or None
+    )
+    reference_backend = OnnxBackend(directory / config.files.fp32, ["CPUExecutionProvider"])
+    ids, _ = encoder.ids(texts)
+    reference = run_sorted(ids, encoder.pad, reference_backend.run, batch_size)
+    out = []
+    for variant in ("int8", "fp16"):
+        name = getattr(config.files, variant)
+        if name:
+            out.append(parity(reference, directory / name, encoder, texts, variant, batch_size))
+    return out
