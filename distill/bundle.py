@@ -151,11 +151,11 @@ def make_bundle(
                 f"argmax agreement {check.argmax_agreement:.4f})"
             )
             log.warning(notes[-1])
-    if checks[-1].variant == "fp16" and checks[-1].provider != "CUDAExecutionProvider":
-        notes.append(
-            "fp16 parity measured on the CPU provider (no CUDA here): fp16 weights, ops without "
-            "an fp16 CPU kernel upcast; check it on the GPU before relying on the figure"
-        )
+        if check.provider != "CUDAExecutionProvider":
+            notes.append(
+                "fp16 parity measured on the CPU provider (no CUDA here): fp16 weights, ops without "
+                "an fp16 CPU kernel upcast; check it on the GPU before relying on the figure"
+            )
     config = LabelerConfig(
         schema_version=schema.version,
         findings=schema.keys,

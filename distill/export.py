@@ -23,6 +23,7 @@ from distill.student import Student
 from labeler.batching import run_sorted
 from labeler.errors import InferenceError
 from labeler.model.backend import OnnxBackend, available_providers
+from labeler.model.labeler import ModelLabeler
 from labeler.tokenize import ReportEncoder
 
 log = logging.getLogger(__name__)
@@ -200,18 +201,11 @@ def verify_bundle(directory: Path, texts: list[str], batch_size: int = 32) -> li
     machine, say): the fp32 file matches PyTorch to 1e-4 (the bundle gate), so it stands in as
     the reference. fp16 runs on CUDA where onnxruntime has it.
     """
-    from labeler.model.config import LabelerConfig
-
-    config = LabelerConfig.read(directory)
-    encoder = ReportEncoder.from_file(
-        directory / config.files.tokenizer, config.max_length, config.special_tokens or None
-    )
-    reference_backend = OnnxBackend(directory / config.files.fp32, ["CPUExecutionProvider"])
-    ids, _ = encoder.ids(texts)
-    reference = run_sorted(ids, encoder.pad, reference_backend.run, batch_size)
+    fp32 = ModelLabeler.from_bundle(directory, variant="fp32", batch_size=batch_size, prefer_gpu=False)
+    reference = fp32.logits(texts)
     out = []
     for variant in ("int8", "fp16"):
-        name = getattr(config.files, variant)
+        name = getattr(fp32.config.files, variant)
         if name:
-            out.append(parity(reference, directory / name, encoder, texts, variant, batch_size))
+            out.append(parity(reference, directory / name, fp32.encoder, texts, variant, batch_size))
     return out
