@@ -20,8 +20,8 @@ from importlib import metadata, resources
 from pathlib import Path
 
 from distill.data import load_reports
+from distill.ensemble import load_model
 from distill.export import ParityReport, convert_fp16, export_onnx, parity, quantize_int8, torch_logits
-from distill.student import Student
 from labeler.errors import InferenceError
 from labeler.io import read_u_file
 from labeler.metrics import EvalResult, evaluate
@@ -77,7 +77,7 @@ def teacher_provenance(labels: Path) -> dict[str, str]:
 
 
 def make_bundle(
-    checkpoint: Path,
+    checkpoints: Sequence[Path],
     tokenizer: Path,
     out: Path,
     reports: Path,
@@ -89,11 +89,12 @@ def make_bundle(
     fp16: bool = True,
     dynamo: bool = True,
 ) -> BundleResult:
-    """Export, check, evaluate and pack a student checkpoint.
+    """Export, check, evaluate and pack a student checkpoint (or an ensemble of them).
 
     Args:
-        checkpoint: a `Student.save` directory.
-        tokenizer: its tokenizer.json.
+        checkpoints: `Student.save` directories; several are packed as one ensemble graph
+            (mean of their logits) and must share the tokenizer.
+        tokenizer: their tokenizer.json.
         out: the bundle directory (replaced).
         reports: reports.jsonl (dev split used for parity and metrics).
         dev_gold: adjudicated dev labels, for the card's metrics.
@@ -109,9 +110,10 @@ def make_bundle(
 
     Raises:
         InferenceError: the fp32 export does not reproduce PyTorch (max |diff| > 1e-4).
+        InvalidInput: no checkpoint, or members trained for different findings.
     """
     schema = load_schema()
-    student = Student.load(checkpoint)
+    student = load_model(checkpoints)
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
@@ -180,6 +182,16 @@ def make_bundle(
     return BundleResult(out, checks, metrics, notes)
 
 
+def _what(training: dict[str, object]) -> str:
+    """The card's subject: one student, or an ensemble of n."""
+    members = training.get("members")
+    if isinstance(members, list) and len(members) > 1:
+        return (
+            f"An ensemble of {len(members)} DeBERTa-v2 students (mean of their logits, one ONNX graph), each"
+        )
+    return "A DeBERTa-v2 student"
+
+
 def write_card(
     out: Path,
     config: LabelerConfig,
@@ -208,7 +220,7 @@ def write_card(
     lines = [
         "# radlabel student model card",
         "",
-        "A DeBERTa-v2 student distilled from LLM-annotator labels of IU X-ray reports (schema "
+        f"{_what(config.training)} distilled from LLM-annotator labels of IU X-ray reports (schema "
         f"v{config.schema_version}). It reads the FINDINGS and IMPRESSION sections and returns, per "
         "finding, one of: not mentioned, u = -3..+3 (LABELS.md).",
         "",

@@ -129,7 +129,7 @@ def train(
     dev_gold: Annotated[Path | None, typer.Option(help="dev labels for early stopping")] = Path(
         "data/labels/dev_gold.jsonl"
     ),
-    size: Annotated[str, typer.Option(help="tiny | small | base")] = "small",
+    size: Annotated[str, typer.Option(help="tiny | small | compact | base")] = "small",
     init: Annotated[Path | None, typer.Option(help="local pretrained DeBERTa checkpoint dir")] = None,
     tokenizer: Annotated[
         Path | None,
@@ -193,7 +193,9 @@ def train(
 
 @app.command()
 def bundle(
-    run_dir: Annotated[Path, typer.Argument(help="a training output directory")],
+    run_dirs: Annotated[
+        list[Path], typer.Argument(help="training output directories; several make one ensemble bundle")
+    ],
     output: Annotated[Path, typer.Option("-o", "--output")] = Path("models/default"),
     reports: Path = Path("data/reports.jsonl"),
     dev_gold: Path | None = Path("data/labels/dev_gold.jsonl"),
@@ -201,29 +203,42 @@ def bundle(
     fp16: Annotated[bool, typer.Option(help="also write the fp16 model (GPU) if it keeps parity")] = True,
     dynamo: Annotated[bool, typer.Option(help="dynamo exporter (else TorchScript)")] = True,
 ) -> None:
-    """Export the best checkpoint to ONNX, check parity, evaluate and pack a bundle."""
+    """Export the best checkpoint(s) to ONNX, check parity, evaluate and pack a bundle.
+
+    Several run directories are packed as one ensemble (the mean of their logits in one ONNX
+    graph); they must share the tokenizer and max_length.
+    """
     from distill.bundle import make_bundle
 
     _logging()
-    if not (run_dir / "train_config.json").is_file() or not (run_dir / "best").is_dir():
-        say(f"error: {run_dir} is not a finished training run (no train_config.json or best/)")
+    members = []
+    for run_dir in run_dirs:
+        if not (run_dir / "train_config.json").is_file() or not (run_dir / "best").is_dir():
+            say(f"error: {run_dir} is not a finished training run (no train_config.json or best/)")
+            raise typer.Exit(2)
+        cfg = json.loads((run_dir / "train_config.json").read_text(encoding="utf-8"))
+        summary_file = run_dir / "summary.json"
+        summary = json.loads(summary_file.read_text(encoding="utf-8")) if summary_file.exists() else {}
+        members.append({**cfg, **summary})
+    tokenizers = {(d / "tokenizer.json").read_bytes() for d in run_dirs}
+    lengths = {int(m["max_length"]) for m in members}
+    if len(tokenizers) > 1 or len(lengths) > 1 or len({str(m["labels"]) for m in members}) > 1:
+        say(
+            "error: ensemble members must share tokenizer.json, max_length and teacher labels "
+            "(train them with the same --tokenizer and --labels)"
+        )
         raise typer.Exit(2)
-    cfg = json.loads((run_dir / "train_config.json").read_text(encoding="utf-8"))
-    summary = (
-        json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-        if (run_dir / "summary.json").exists()
-        else {}
-    )
+    training = members[0] if len(members) == 1 else {"ensemble": "mean of member logits", "members": members}
     try:
         result = make_bundle(
-            run_dir / "best",
-            run_dir / "tokenizer.json",
+            [d / "best" for d in run_dirs],
+            run_dirs[0] / "tokenizer.json",
             output,
             reports,
             dev_gold,
-            training={**cfg, **summary},
-            labels=Path(cfg["labels"]),
-            max_length=int(cfg["max_length"]),
+            training=training,
+            labels=Path(str(members[0]["labels"])),
+            max_length=lengths.pop(),
             int8=int8,
             fp16=fp16,
             dynamo=dynamo,

@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from distill.student import Student
 from labeler.batching import run_sorted
 from labeler.errors import InferenceError
 from labeler.model.backend import OnnxBackend, available_providers
@@ -69,7 +68,7 @@ class ParityReport:
 
 
 class _Wrapper(torch.nn.Module):
-    def __init__(self, student: Student) -> None:
+    def __init__(self, student: torch.nn.Module) -> None:
         super().__init__()
         self.student = student
 
@@ -79,12 +78,16 @@ class _Wrapper(torch.nn.Module):
 
 
 def export_onnx(
-    student: Student, encoder: ReportEncoder, sample_texts: list[str], path: Path, dynamo: bool = True
+    student: torch.nn.Module,
+    encoder: ReportEncoder,
+    sample_texts: list[str],
+    path: Path,
+    dynamo: bool = True,
 ) -> Path:
-    """Export the student to an ONNX file with dynamic batch and sequence axes.
+    """Export a student (or an ensemble of students) to ONNX with dynamic batch and sequence axes.
 
     Args:
-        student: the trained model.
+        student: the trained model: `Student` or `Ensemble`, (input_ids, mask) -> logits.
         encoder: its report encoder (for a realistic example input).
         sample_texts: a few reports to trace with.
         path: where to write model.onnx.
@@ -156,7 +159,7 @@ def convert_fp16(src: Path, dst: Path) -> Path:
 
 
 def torch_logits(
-    student: Student, encoder: ReportEncoder, texts: list[str], batch_size: int = 32
+    student: torch.nn.Module, encoder: ReportEncoder, texts: list[str], batch_size: int = 32
 ) -> np.ndarray:
     """PyTorch logits in input order (one batch per `batch_size`, padded to the longest)."""
     from distill.train import predict_logits

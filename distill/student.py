@@ -30,6 +30,13 @@ SIZES: dict[str, dict[str, int]] = {
         "num_attention_heads": 4,
         "intermediate_size": 1024,
     },
+    # Ensemble member: ~0.55x the compute and parameters of small, so two fit the bundle budget.
+    "compact": {
+        "hidden_size": 192,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 3,
+        "intermediate_size": 768,
+    },
     # DeBERTa-v3-base shape, for GPU training or a local pretrained checkpoint.
     "base": {
         "hidden_size": 768,
@@ -136,7 +143,7 @@ def build_student(
 
     Args:
         findings: the schema's finding keys (head order).
-        size: tiny | small | base (ignored with `init`).
+        size: a key of SIZES: tiny | small | compact | base (ignored with `init`).
         vocab_size: tokenizer vocabulary size (ignored with `init`).
         max_length: longest input in tokens.
         pad_id: the tokenizer's [PAD] id.

@@ -109,9 +109,13 @@ def _batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[li
 
 
 def predict_logits(
-    model: Student, encoder: ReportEncoder, texts: list[str], device: torch.device, batch_size: int = 64
+    model: torch.nn.Module,
+    encoder: ReportEncoder,
+    texts: list[str],
+    device: torch.device,
+    batch_size: int = 64,
 ) -> np.ndarray:
-    """Student logits for texts, in input order (length-sorted internally)."""
+    """Logits of a student or ensemble for texts, in input order (length-sorted internally)."""
     ids, _ = encoder.ids(texts)
     model.eval()
 

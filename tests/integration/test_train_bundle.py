@@ -78,7 +78,7 @@ def test_train_resume_bundle_round_trip(tmp_path):
 
     out = tmp_path / "bundle"
     result = make_bundle(
-        run / "best",
+        [run / "best"],
         run / "tokenizer.json",
         out,
         DATA / "reports.jsonl",

@@ -54,3 +54,21 @@ def test_fp32_parity_int8_and_fp16_agreement(setup, dynamo):
     half = parity(ref, half_path, enc, texts, "fp16", batch_size=8)
     assert half.finite and half.max_abs_diff < 0.05
     assert half.argmax_agreement >= 0.98
+
+
+def test_ensemble_graph_parity_with_dynamo(setup):
+    """Two students in one dynamo-exported graph reproduce the mean of their PyTorch logits."""
+    from distill.ensemble import Ensemble
+
+    tmp, enc, student, texts = setup
+    torch.manual_seed(2)
+    other = build_student(load_schema().keys, "tiny", enc.tokenizer.get_vocab_size(), 256, enc.pad_id)
+    ensemble = Ensemble([student, other])
+    path = export_onnx(ensemble, enc, texts, tmp / "ensemble.onnx", dynamo=True)
+    ref = torch_logits(ensemble, enc, texts, batch_size=8)
+    np.testing.assert_allclose(
+        ref, (torch_logits(student, enc, texts, 8) + torch_logits(other, enc, texts, 8)) / 2, atol=1e-5
+    )
+    assert parity(ref, path, enc, texts, "fp32", batch_size=8).max_abs_diff <= 1e-4
+    half = parity(ref, convert_fp16(path, tmp / "ensemble.fp16.onnx"), enc, texts, "fp16", batch_size=8)
+    assert half.finite and half.argmax_agreement >= 0.98
