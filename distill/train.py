@@ -71,8 +71,8 @@ class TrainConfig:
             raise ValueError(f"size must be one of {sorted(SIZES)}")
         if not 0 <= self.alpha <= 1 or self.temperature <= 0:
             raise ValueError("alpha must be in [0, 1] and temperature > 0")
-        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise ValueError("epochs, batch_size and lr must be positive")
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.patience < 1:
+            raise ValueError("epochs, batch_size, lr and patience must be positive")
         if not 0 <= self.ema < 1:
             raise ValueError("ema is a decay in [0, 1); 0 turns it off")
         if not 0 <= self.augment <= 4:
@@ -227,6 +227,11 @@ def train(cfg: TrainConfig) -> dict[str, object]:
         rng.setstate(state["rng"])
         torch.set_rng_state(state["torch_rng"])
         log.info("resuming at epoch %d (best dev macro-F1 %.4f)", start_epoch, best_f1)
+        if stale >= cfg.patience:
+            # the run already stopped early: rerunning the same command must not train on
+            # (one more epoch could move best/ and make `make model` depend on how often it ran)
+            log.info("run stopped early at epoch %d; nothing to resume", start_epoch - 1)
+            start_epoch = cfg.epochs
     elif cfg.mlm_epochs > 0 and cfg.init is None:
         pretrain_mlm(model.encoder, encoder, ids, cfg.mlm_epochs, cfg.batch_size * 2, 1e-3, cfg.seed, device)
 

@@ -121,6 +121,28 @@ def test_train_resume_bundle_round_trip(tmp_path):
     assert np.isfinite(ref).all()
 
 
+def test_rerunning_an_early_stopped_run_trains_nothing(tmp_path):
+    import torch
+
+    run = tmp_path / "run"
+    cfg = config(run, epochs=4)
+    cfg.patience = 1
+    cfg.augment = 0.0
+    cfg.mlm_epochs = 0
+    cfg.epochs = 1
+    train(cfg)
+    # mark the run as stopped early (what a non-improving epoch at patience 1 leaves behind)
+    state_path = run / "last" / "trainer_state.pt"
+    state = torch.load(state_path, weights_only=False)
+    state["stale"] = 1
+    torch.save(state, state_path)
+    best = (run / "best" / "weights.pt").read_bytes()
+    cfg.epochs = 4
+    summary = train(cfg)
+    assert len((run / "history.jsonl").read_text().splitlines()) == 1
+    assert (run / "best" / "weights.pt").read_bytes() == best and summary["best_epoch"] == 1
+
+
 def test_init_from_local_pretrained_checkpoint(tmp_path):
     """--init: a local DeBERTa checkpoint and its tokenizer replace the from-scratch ones."""
     import torch
