@@ -1,7 +1,8 @@
 """Throughput on real dev reports: rules (one core) and the student as torch eager, ORT fp32
 and ORT int8, at batch 1 and 32, all measured in one run so the ratios are comparable.
 
-Run: `python -m tests.bench.speed [--model models/default] [--checkpoint runs/default/best]`.
+Run: `python -m tests.bench.speed [--model models/default] [--checkpoint runs/default/best ...]`
+(several checkpoints for an ensemble bundle, as in `make model`).
 Reports/s include tokenization and decoding (the whole `label` path for the ONNX labelers).
 Where onnxruntime has a CUDA provider (onnxruntime-gpu on a GPU machine), ORT fp16 and fp32 are
 also timed on the GPU at batch 64 and 256.
@@ -72,7 +73,9 @@ def ort_rates(
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", type=Path, default=Path("models/default"))
-    parser.add_argument("--checkpoint", type=Path, default=Path("runs/default/best"))
+    parser.add_argument(
+        "--checkpoint", type=Path, nargs="+", default=[Path("runs/default/best")], help="one per member"
+    )
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     ids, texts, _ = dev_split()
@@ -90,14 +93,14 @@ def main() -> None:
     }
     os.sched_setaffinity(0, cpus)
 
-    if args.checkpoint.is_dir():
+    if all(c.is_dir() for c in args.checkpoint):
         import torch
 
-        from distill.student import Student
+        from distill.ensemble import load_model
         from labeler.tokenize import ReportEncoder
 
         torch.set_num_threads(args.threads)
-        student = Student.load(args.checkpoint).eval()
+        student = load_model(args.checkpoint).eval()
         enc = ReportEncoder.from_file(args.model / "tokenizer.json", 256)
 
         def eager(batch: list[Report]) -> None:
