@@ -3,7 +3,8 @@
 fp16 (the GPU file) runs on the CPU provider here unless onnxruntime has CUDA.
 
 Run: `python -m tests.bench.accuracy [--model models/default]`. Prints a markdown table for
-BENCHMARKS.md and writes tests/bench/results/accuracy.json.
+BENCHMARKS.md and writes tests/bench/results/accuracy.json (accuracy-<dir name>.json for a
+bundle other than models/default, e.g. `--model models/ensemble`).
 """
 
 from __future__ import annotations
@@ -59,7 +60,10 @@ def main() -> None:
     for key in schema.keys:
         row(f"F1 {key}", lambda r, k=key: f"{r.per_finding[k]['f1']:.3f}")
     print("\n".join(lines))
-    save("accuracy", {"machine": machine(), "results": {n: r.to_dict() for n, r in results.items()}})
+    # the default bundle's figures are BENCHMARKS.md's main table; any other bundle gets its own file
+    name = "accuracy" if args.model.name == "default" else f"accuracy-{args.model.name}"
+    scores = {n: r.to_dict() for n, r in results.items()}
+    save(name, {"model": str(args.model), "machine": machine(), "results": scores})
 
 
 if __name__ == "__main__":
