@@ -22,7 +22,7 @@ from pathlib import Path
 from distill.data import load_reports
 from distill.ensemble import load_model
 from distill.export import ParityReport, convert_fp16, export_onnx, parity, quantize_int8, torch_logits
-from labeler.errors import InferenceError
+from labeler.errors import InferenceError, InvalidInput
 from labeler.io import read_u_file
 from labeler.metrics import EvalResult, evaluate
 from labeler.model.config import BundleFiles, LabelerConfig
@@ -44,6 +44,51 @@ class BundleResult:
     parity: list[ParityReport]
     metrics: dict[str, EvalResult]
     notes: list[str]
+
+
+@dataclass
+class Runs:
+    """What the bundle needs from one or more finished training runs."""
+
+    training: dict[str, object]
+    labels: Path
+    max_length: int
+
+
+def read_runs(run_dirs: Sequence[Path]) -> Runs:
+    """Read finished training runs to pack together, checking they can share one bundle.
+
+    Members of an ensemble must share the tokenizer (one tokenizer.json goes into the bundle),
+    max_length and teacher labels (one provenance goes on the card).
+
+    Raises:
+        InvalidInput: no run, an unfinished run, or members that differ in those three.
+    """
+    if not run_dirs:
+        raise InvalidInput("give at least one training run")
+    members: list[dict[str, object]] = []
+    for run_dir in run_dirs:
+        if not (run_dir / "train_config.json").is_file() or not (run_dir / "best").is_dir():
+            raise InvalidInput(f"{run_dir} is not a finished training run (no train_config.json or best/)")
+        summary = run_dir / "summary.json"
+        members.append(
+            {
+                **json.loads((run_dir / "train_config.json").read_text(encoding="utf-8")),
+                **(json.loads(summary.read_text(encoding="utf-8")) if summary.exists() else {}),
+            }
+        )
+    tokenizers = {(d / "tokenizer.json").read_bytes() for d in run_dirs}
+    lengths = {int(str(m["max_length"])) for m in members}
+    labels = {str(m["labels"]) for m in members}
+    if len(tokenizers) > 1 or len(lengths) > 1 or len(labels) > 1:
+        raise InvalidInput(
+            "ensemble members must share tokenizer.json, max_length and teacher labels "
+            "(train them with the same --tokenizer and --labels)"
+        )
+    training: dict[str, object] = (
+        members[0] if len(members) == 1 else {"ensemble": "mean of member logits", "members": members}
+    )
+    return Runs(training, Path(labels.pop()), lengths.pop())
 
 
 def library_versions() -> dict[str, str]:

@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from tqdm import tqdm
 
-from labeler.errors import LabelerError
+from labeler.errors import InvalidInput, LabelerError
 from labeler.io import LineError, read_reports
 from labeler.records import Report
 
@@ -206,29 +206,16 @@ def bundle(
     """Export the best checkpoint(s) to ONNX, check parity, evaluate and pack a bundle.
 
     Several run directories are packed as one ensemble (the mean of their logits in one ONNX
-    graph); they must share the tokenizer and max_length.
+    graph); they must share the tokenizer, max_length and teacher labels.
     """
-    from distill.bundle import make_bundle
+    from distill.bundle import make_bundle, read_runs
 
     _logging()
-    members = []
-    for run_dir in run_dirs:
-        if not (run_dir / "train_config.json").is_file() or not (run_dir / "best").is_dir():
-            say(f"error: {run_dir} is not a finished training run (no train_config.json or best/)")
-            raise typer.Exit(2)
-        cfg = json.loads((run_dir / "train_config.json").read_text(encoding="utf-8"))
-        summary_file = run_dir / "summary.json"
-        summary = json.loads(summary_file.read_text(encoding="utf-8")) if summary_file.exists() else {}
-        members.append({**cfg, **summary})
-    tokenizers = {(d / "tokenizer.json").read_bytes() for d in run_dirs}
-    lengths = {int(m["max_length"]) for m in members}
-    if len(tokenizers) > 1 or len(lengths) > 1 or len({str(m["labels"]) for m in members}) > 1:
-        say(
-            "error: ensemble members must share tokenizer.json, max_length and teacher labels "
-            "(train them with the same --tokenizer and --labels)"
-        )
-        raise typer.Exit(2)
-    training = members[0] if len(members) == 1 else {"ensemble": "mean of member logits", "members": members}
+    try:
+        runs = read_runs(run_dirs)
+    except InvalidInput as exc:
+        say(f"error: {exc}")
+        raise typer.Exit(2) from exc
     try:
         result = make_bundle(
             [d / "best" for d in run_dirs],
@@ -236,9 +223,9 @@ def bundle(
             output,
             reports,
             dev_gold,
-            training=training,
-            labels=Path(str(members[0]["labels"])),
-            max_length=lengths.pop(),
+            training=runs.training,
+            labels=runs.labels,
+            max_length=runs.max_length,
             int8=int8,
             fp16=fp16,
             dynamo=dynamo,

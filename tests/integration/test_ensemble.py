@@ -94,3 +94,21 @@ def test_members_must_label_the_same_findings():
         Ensemble([a, b])
     with pytest.raises(InvalidInput, match="at least one"):
         Ensemble([])
+
+
+def test_members_must_share_max_length_and_teacher_labels(tmp_path, tiny_bundle_src):
+    from distill.bundle import read_runs
+
+    tok = tiny_bundle_src / "tokenizer.json"
+    a = fake_run(tmp_path / "a", tok, 1)
+    assert read_runs([a]).max_length == 128 and read_runs([a]).training["seed"] == 1
+    b = fake_run(tmp_path / "b", tok, 2, max_length=64)
+    with pytest.raises(InvalidInput, match="max_length"):
+        read_runs([a, b])
+    c = fake_run(tmp_path / "c", tok, 3)
+    config = json.loads((c / "train_config.json").read_text())
+    (c / "train_config.json").write_text(json.dumps({**config, "labels": "other.jsonl"}))
+    with pytest.raises(InvalidInput, match="teacher labels"):
+        read_runs([a, c])
+    runs = read_runs([a, fake_run(tmp_path / "d", tok, 4)])
+    assert runs.training["ensemble"] == "mean of member logits" and len(runs.training["members"]) == 2
