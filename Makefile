@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 EXTRAS  ?= train,serve,dev
 
-.PHONY: install run test test-fast test-slow lint model model-ensemble eval bench fixture clean
+.PHONY: install run test test-fast test-slow lint model eval bench fixture clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -45,13 +45,6 @@ RECIPE := --size small --epochs 30 --batch-size 32 --lr 6e-4 --mlm-epochs 3 --au
 model: $(STAMP)
 	$(BIN)/radlabel distill train -o runs/default $(RECIPE) --seed 13
 	$(BIN)/radlabel distill bundle runs/default -o models/default
-
-# The same recipe at seeds 13 and 14 packed as one ensemble at models/ensemble (~1 h on 2 cores;
-# 70 MB, ~0.6x the CPU speed; not committed). BENCHMARKS.md has what it buys.
-model-ensemble: $(STAMP)
-	$(BIN)/radlabel distill train -o runs/default $(RECIPE) --seed 13
-	$(BIN)/radlabel distill train -o runs/default-s14 $(RECIPE) --seed 14
-	$(BIN)/radlabel distill bundle runs/default runs/default-s14 -o models/ensemble
 
 eval: $(STAMP)
 	$(BIN)/python -m tests.bench.accuracy
