@@ -30,7 +30,7 @@ SIZES: dict[str, dict[str, int]] = {
         "num_attention_heads": 4,
         "intermediate_size": 1024,
     },
-    # Ensemble member: ~0.55x the compute and parameters of small, so two fit the bundle budget.
+    # ~0.55x the compute of small; tried as an ensemble member (BENCHMARKS.md), scores lower alone.
     "compact": {
         "hidden_size": 192,
         "num_hidden_layers": 4,
