@@ -2,7 +2,7 @@
 and ORT int8, at batch 1 and 32, all measured in one run so the ratios are comparable.
 
 Run: `python -m tests.bench.speed [--model models/default] [--checkpoint runs/default/best ...]`
-(several checkpoints for an ensemble bundle, as in `make model`).
+(one checkpoint per member for an ensemble bundle).
 Reports/s include tokenization and decoding (the whole `label` path for the ONNX labelers).
 Where onnxruntime has a CUDA provider (onnxruntime-gpu on a GPU machine), ORT fp16 and fp32 are
 also timed on the GPU at batch 64 and 256.
