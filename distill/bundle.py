@@ -50,6 +50,8 @@ class BundleResult:
 class Runs:
     """What the bundle needs from one or more finished training runs."""
 
+    checkpoints: list[Path]
+    tokenizer: Path
     training: dict[str, object]
     labels: Path
     max_length: int
@@ -88,7 +90,13 @@ def read_runs(run_dirs: Sequence[Path]) -> Runs:
     training: dict[str, object] = (
         members[0] if len(members) == 1 else {"ensemble": "mean of member logits", "members": members}
     )
-    return Runs(training, Path(labels.pop()), lengths.pop())
+    return Runs(
+        [d / "best" for d in run_dirs],
+        run_dirs[0] / "tokenizer.json",
+        training,
+        Path(labels.pop()),
+        lengths.pop(),
+    )
 
 
 def library_versions() -> dict[str, str]:

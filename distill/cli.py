@@ -218,8 +218,8 @@ def bundle(
         raise typer.Exit(2) from exc
     try:
         result = make_bundle(
-            [d / "best" for d in run_dirs],
-            run_dirs[0] / "tokenizer.json",
+            runs.checkpoints,
+            runs.tokenizer,
             output,
             reports,
             dev_gold,

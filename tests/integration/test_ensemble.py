@@ -112,3 +112,5 @@ def test_members_must_share_max_length_and_teacher_labels(tmp_path, tiny_bundle_
         read_runs([a, c])
     runs = read_runs([a, fake_run(tmp_path / "d", tok, 4)])
     assert runs.training["ensemble"] == "mean of member logits" and len(runs.training["members"]) == 2
+    assert runs.checkpoints == [a / "best", tmp_path / "d" / "best"]
+    assert runs.tokenizer == a / "tokenizer.json"
