@@ -29,6 +29,19 @@ def tiny_bundle(tiny_bundle_src: Path, tmp_path: Path) -> Path:
     return dst
 
 
+@pytest.fixture
+def tiny_bundle_fp16(tiny_bundle: Path) -> Path:
+    """The per-test tiny bundle plus an fp16 file made by the export code, listed in its config."""
+    from distill.export import convert_fp16
+    from labeler.model.config import LabelerConfig
+
+    convert_fp16(tiny_bundle / "model.onnx", tiny_bundle / "model.fp16.onnx")
+    config = LabelerConfig.read(tiny_bundle)
+    config.files.fp16 = "model.fp16.onnx"
+    config.write(tiny_bundle)
+    return tiny_bundle
+
+
 @pytest.fixture(scope="session")
 def dev_reports() -> list[dict[str, str]]:
     """The first 40 dev reports of the shipped corpus."""

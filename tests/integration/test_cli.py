@@ -137,17 +137,11 @@ def test_bundle_of_an_unfinished_run_is_a_clear_error(tmp_path):
     assert not (tmp_path / "b").exists()
 
 
-def test_verify_checks_each_shipped_variant_against_fp32(tmp_path, tiny_bundle):
+def test_verify_checks_each_shipped_variant_against_fp32(tmp_path, tiny_bundle_fp16):
     from distill.cli import app as distill_app
-    from distill.export import convert_fp16
-    from labeler.model.config import LabelerConfig
 
     data = Path(__file__).resolve().parents[2] / "data" / "reports.jsonl"
-    convert_fp16(tiny_bundle / "model.onnx", tiny_bundle / "model.fp16.onnx")
-    config = LabelerConfig.read(tiny_bundle)
-    config.files.fp16 = "model.fp16.onnx"
-    config.write(tiny_bundle)
-    res = runner.invoke(distill_app, ["verify", str(tiny_bundle), "--reports", str(data)])
+    res = runner.invoke(distill_app, ["verify", str(tiny_bundle_fp16), "--reports", str(data)])
     lines = [line for line in res.output.splitlines() if line.startswith("parity vs the fp32 file")]
     assert [line.split()[5] for line in lines] == ["int8", "fp16"] and all("311 reports" in x for x in lines)
     assert res.exit_code == (0 if all(line.endswith("passed") for line in lines) else 1)
