@@ -44,7 +44,7 @@ RECIPE := --size small --epochs 30 --batch-size 32 --lr 6e-4 --mlm-epochs 3 --au
 # Reproduce the default bundle at models/default from data/ (seeded; ~30 min on 2 CPU cores).
 model: $(STAMP)
 	$(BIN)/radlabel distill train -o runs/default $(RECIPE) --seed 13
-	$(BIN)/radlabel distill bundle runs/default -o models/default
+	$(BIN)/radlabel distill bundle runs/default -o models/default --force
 
 eval: $(STAMP)
 	$(BIN)/python -m tests.bench.accuracy

@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 from tqdm import tqdm
 
+from labeler.bundles import default_bundle
 from labeler.errors import InvalidInput, LabelerError
 from labeler.io import LineError, read_reports
 from labeler.records import Report
@@ -196,7 +197,8 @@ def bundle(
     run_dirs: Annotated[
         list[Path], typer.Argument(help="training output directories; several make one ensemble bundle")
     ],
-    output: Annotated[Path, typer.Option("-o", "--output")] = Path("models/default"),
+    output: Annotated[Path, typer.Option("-o", "--output", help="the bundle directory to write")],
+    force: Annotated[bool, typer.Option(help="replace OUTPUT if it exists")] = False,
     reports: Path = Path("data/reports.jsonl"),
     dev_gold: Path | None = Path("data/labels/dev_gold.jsonl"),
     int8: Annotated[bool, typer.Option(help="also write the int8 model (CPU)")] = True,
@@ -211,6 +213,9 @@ def bundle(
     from distill.bundle import make_bundle, read_runs
 
     _logging()
+    if output.exists() and not force:
+        say(f"error: {output} exists; pass --force to replace it")
+        raise typer.Exit(2)
     try:
         runs = read_runs(run_dirs)
     except InvalidInput as exc:
@@ -244,7 +249,9 @@ def bundle(
 
 @app.command()
 def verify(
-    bundle_dir: Annotated[Path, typer.Argument(help="a model bundle directory")] = Path("models/default"),
+    bundle_dir: Annotated[
+        Path | None, typer.Argument(help="a model bundle directory (default: the embedded one)")
+    ] = None,
     reports: Annotated[Path, typer.Option(help="reports.jsonl with split fields")] = Path(
         "data/reports.jsonl"
     ),
@@ -263,7 +270,7 @@ def verify(
         say(f"error: no {split} reports in {reports}")
         raise typer.Exit(2)
     try:
-        checks = verify_bundle(bundle_dir, texts)
+        checks = verify_bundle(bundle_dir or default_bundle(), texts)
     except LabelerError as exc:
         say(f"error: {exc}")
         raise typer.Exit(1) from exc

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import sys
 from collections.abc import Iterator, Sequence
 from enum import StrEnum
@@ -22,6 +21,7 @@ from rich.table import Table
 from tqdm import tqdm
 
 from labeler.base import DEFAULT_MAX_CHARS, Labeler, check_reports, check_request
+from labeler.bundles import default_bundle
 from labeler.errors import LabelerError
 from labeler.io import LineError, csv_header, csv_row, read_reports, read_u_file, write_jsonl
 from labeler.metrics import EvalResult, evaluate, to_view
@@ -34,10 +34,6 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="radlabel: la
 def say(message: str) -> None:
     """A plain message on stderr (no markup: messages may quote user input)."""
     typer.echo(message, err=True)
-
-
-DEFAULT_MODEL_ENV = "RADLABEL_MODEL"
-DEFAULT_MODEL_DIR = Path("models/default")
 
 
 class LabelerKind(StrEnum):
@@ -61,11 +57,6 @@ class Fmt(StrEnum):
     csv = "csv"
 
 
-def default_model_path() -> Path:
-    """The model bundle used when none is given: $RADLABEL_MODEL, else ./models/default."""
-    return Path(os.environ.get(DEFAULT_MODEL_ENV, DEFAULT_MODEL_DIR))
-
-
 def make_labeler(kind: LabelerKind, model: Path | None, max_chars: int = DEFAULT_MAX_CHARS) -> Labeler:
     """Build the requested labeler.
 
@@ -78,7 +69,7 @@ def make_labeler(kind: LabelerKind, model: Path | None, max_chars: int = DEFAULT
         return RuleLabeler(max_chars=max_chars)
     from labeler.model.labeler import ModelLabeler
 
-    return ModelLabeler.from_bundle(model or default_model_path(), max_chars=max_chars)
+    return ModelLabeler.from_bundle(model or default_bundle(), max_chars=max_chars)
 
 
 def _batches(items: Iterator[tuple[int, Report]], size: int) -> Iterator[list[tuple[int, Report]]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -150,3 +151,34 @@ def test_verify_checks_each_shipped_variant_against_fp32(tmp_path, tiny_bundle_f
 
     res = runner.invoke(distill_app, ["verify", str(tmp_path), "--reports", str(data)])
     assert res.exit_code == 1 and "not a model bundle" in res.output
+
+
+def test_bundle_refuses_to_overwrite_without_force(tmp_path):
+    from distill.cli import app as distill_app
+
+    existing = tmp_path / "b"
+    existing.mkdir()
+    (existing / "keep.txt").write_text("x")
+    res = runner.invoke(distill_app, ["bundle", str(tmp_path / "run"), "-o", str(existing)])
+    assert res.exit_code == 2 and "--force" in res.output
+    assert (existing / "keep.txt").read_text() == "x"
+    # -o is required: no default that could point at the shipped bundle
+    res = runner.invoke(distill_app, ["bundle", str(tmp_path / "run")])
+    assert res.exit_code == 2 and "--output" in res.output
+
+
+def test_label_from_another_directory_uses_the_embedded_bundle(tmp_path, dev_reports):
+    write_jsonl(tmp_path / "in.jsonl", [{"id": r["id"], "text": r["text"]} for r in dev_reports[:5]])
+    env = {k: v for k, v in os.environ.items() if k != "RADLABEL_MODEL"}
+    exe = Path(sys.executable).parent / "radlabel"
+    proc = subprocess.run(
+        [str(exe), "label", "in.jsonl", "-o", "out.jsonl"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    recs = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert len(recs) == 5 and recs[0]["labeler"].startswith("model/int8/")
