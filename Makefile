@@ -24,9 +24,9 @@ run: $(STAMP)
 	$(BIN)/radlabel eval --pred dev_labels.jsonl --gold data/labels/dev_gold.jsonl
 
 lint: $(STAMP)
-	$(BIN)/ruff check labeler distill tests
-	$(BIN)/ruff format --check labeler distill tests
-	$(BIN)/mypy labeler distill
+	$(BIN)/ruff check labeler distill service tests
+	$(BIN)/ruff format --check labeler distill service tests
+	$(BIN)/mypy labeler distill service
 	$(BIN)/lint-imports
 
 test-fast: $(STAMP)

@@ -110,3 +110,30 @@ def build_record(
         findings=findings,
         views=view_out,
     )
+
+
+def reassemble(
+    record: ReportLabels, schema: Schema, views: Sequence[str] = (), mapping: str = "default"
+) -> ReportLabels:
+    """The same labels under another status mapping and with views: everything follows from u.
+
+    Args:
+        record: a record built with any mapping.
+        schema: the label schema.
+        views: view names to add.
+        mapping: status mapping name.
+
+    Returns:
+        A new record with the same id, labeler, u, evidence and probabilities.
+    """
+    fine = {k: v for k, v in record.findings.items() if k != schema.derived.key}
+    return build_record(
+        record.id,
+        {k: v.u for k, v in fine.items()},
+        schema,
+        record.labeler,
+        {k: v.evidence for k, v in fine.items()},
+        {k: v.probs for k, v in fine.items() if v.probs is not None},
+        views,
+        mapping,
+    )

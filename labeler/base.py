@@ -6,6 +6,7 @@ see reports in and records out.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
@@ -14,6 +15,10 @@ from labeler.records import Report, ReportLabels
 from labeler.schema import Schema
 
 DEFAULT_MAX_CHARS = 20_000
+
+# C0 control characters other than tab, newline and carriage return (and DEL): a report that
+# holds them is corrupt (a binary field, a bad export), not text to label.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @runtime_checkable
@@ -47,12 +52,18 @@ def check_reports(reports: Sequence[Report], max_chars: int = DEFAULT_MAX_CHARS)
         max_chars: the longest report accepted.
 
     Raises:
-        InvalidInput: an empty report text.
+        InvalidInput: an empty report text, or one with control characters.
         InputTooLong: a report longer than max_chars.
     """
     for i, report in enumerate(reports):
         if not report.text.strip():
             raise InvalidInput(f"report {i} (id {report.id!r}) has empty text")
+        bad = _CONTROL.search(report.text)
+        if bad:
+            raise InvalidInput(
+                f"report {i} (id {report.id!r}) contains a control character "
+                f"(U+{ord(bad.group()):04X} at offset {bad.start()})"
+            )
         if len(report.text) > max_chars:
             raise InputTooLong(
                 f"report {i} (id {report.id!r}) has {len(report.text)} characters; the limit is {max_chars}"

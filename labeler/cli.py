@@ -215,6 +215,10 @@ def eval_cmd(
         output.write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
 
 
+# which optional extra each plugin command group needs
+PLUGIN_EXTRAS = {"distill": "train", "serve": "serve", "apikey": "serve"}
+
+
 def _register_plugins() -> None:
     for ep in entry_points(group="radlabel.cli"):
         try:
@@ -224,7 +228,10 @@ def _register_plugins() -> None:
 
             @app.command(ep.name, help=f"(unavailable: {missing} is not installed)")
             def _missing(name: str = ep.name, why: str = missing) -> None:
-                say(f"`radlabel {name}` needs an optional dependency ({why}): pip install 'radlabel[train]'")
+                extra = PLUGIN_EXTRAS.get(name, "train")
+                say(
+                    f"`radlabel {name}` needs an optional dependency ({why}): pip install 'radlabel[{extra}]'"
+                )
                 raise typer.Exit(2)
 
             continue

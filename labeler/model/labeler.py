@@ -127,6 +127,11 @@ class ModelLabeler:
         logits = self.backend.run(ids, mask)
         return bool(np.isfinite(logits).all())
 
+    def token_counts(self, texts: Sequence[str]) -> tuple[list[int], list[int]]:
+        """Tokens the model reads per text (after truncation) and tokens cut from each."""
+        ids, cut = self.encoder.ids(texts)
+        return [len(x) for x in ids], cut
+
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         """Logits [reports, findings, 8] in input order, run in length-sorted batches."""
         ids, cut = self.encoder.ids(texts)

@@ -1,0 +1,253 @@
+"""Dynamic batching: concurrent labelling requests coalesced into shared labeler runs.
+
+A service gets many small requests at once; running each alone wastes the ONNX session's
+batch parallelism, and running them on the event loop would stall every other client. The
+batcher owns one worker thread: requests are split into reports and queued (bounded, so a
+burst is refused with `Overloaded` instead of growing memory), the worker waits up to
+`max_wait_s` for a batch to fill, takes the oldest report plus the queued reports closest to it
+in token length (length-aware: less padding, and the oldest report always goes first, so none
+starves) up to `max_batch_size` reports and `max_batch_tokens` padded tokens, and runs the
+labeler once. A multi-report request may be spread over several runs; its future resolves when
+its last report is done. A cancelled request (client gone) is dropped from the queue before it
+costs a run.
+
+Every run labels with the default mapping and no views; each request's own views and mapping
+are re-derived from u afterwards (`labeler.assemble.reassemble`), so requests with different
+options still share runs. This module knows no web framework: the service adapts its futures
+to asyncio and feeds its metrics through `BatchObserver`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, InvalidStateError
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from labeler.assemble import reassemble
+from labeler.base import DEFAULT_MAX_CHARS, Labeler, check_request
+from labeler.errors import Overloaded
+from labeler.records import Report, ReportLabels
+from labeler.schema import Schema, load_schema
+
+TokenCounter = Callable[[Sequence[str]], tuple[list[int], list[int]]]
+"""texts -> (tokens the model reads per text, tokens cut by truncation per text)."""
+
+
+class BatchObserver(Protocol):
+    """Receives what a monitoring layer needs to know about the queue and the runs."""
+
+    def queued(self, depth: int) -> None:
+        """The number of reports waiting changed."""
+
+    def ran(self, reports: int, tokens: int, waits: Sequence[float], seconds: float, truncated: int) -> None:
+        """A run finished: its size, padded tokens, each report's queue wait, run time, truncations."""
+
+
+def word_counts(texts: Sequence[str]) -> tuple[list[int], list[int]]:
+    """A token estimate for labelers without a tokenizer (the rule labeler): words, no truncation."""
+    return [len(t.split()) + 2 for t in texts], [0] * len(texts)
+
+
+@dataclass(eq=False)
+class _Request:
+    future: Future[list[ReportLabels]]
+    results: list[ReportLabels | None]
+    views: tuple[str, ...]
+    mapping: str
+    remaining: int
+
+
+@dataclass(eq=False)
+class _Item:
+    request: _Request
+    index: int
+    report: Report
+    tokens: int
+    truncated: bool
+    enqueued: float = field(default_factory=time.monotonic)
+
+
+class DynamicBatcher:
+    """One worker thread that runs a labeler over coalesced batches of queued reports."""
+
+    def __init__(
+        self,
+        labeler: Labeler,
+        token_counter: TokenCounter = word_counts,
+        max_batch_size: int = 32,
+        max_wait_s: float = 0.005,
+        max_batch_tokens: int = 16384,
+        capacity: int = 2048,
+        max_chars: int = DEFAULT_MAX_CHARS,
+        observer: BatchObserver | None = None,
+        schema: Schema | None = None,
+    ) -> None:
+        """Args:
+        labeler: what runs the batches.
+        token_counter: the labeler's token lengths, for the padded-token budget.
+        max_batch_size: reports per run at most.
+        max_wait_s: how long the oldest queued report waits for a batch to fill.
+        max_batch_tokens: padded tokens per run at most (reports x longest report).
+        capacity: reports queued at most; `submit` refuses more with `Overloaded`.
+        max_chars: the longest report accepted.
+        observer: metrics sink.
+        schema: the label schema (the packaged one when None).
+        """
+        if max_batch_size < 1 or max_batch_tokens < 1 or capacity < 1 or max_wait_s < 0:
+            raise ValueError("batch size, token budget and capacity must be positive, max wait >= 0")
+        self.labeler = labeler
+        self.count_tokens = token_counter
+        self.max_batch_size = max_batch_size
+        self.max_wait_s = max_wait_s
+        self.max_batch_tokens = max_batch_tokens
+        self.capacity = capacity
+        self.max_chars = max_chars
+        self.observer = observer
+        self.schema = schema or load_schema()
+        self._pending: list[_Item] = []
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    @property
+    def depth(self) -> int:
+        """Reports waiting in the queue."""
+        with self._cond:
+            return len(self._pending)
+
+    def start(self) -> None:
+        """Start the worker thread."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name="radlabel-batcher", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Label what is queued, then stop the worker (the service calls this after draining HTTP)."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def submit(
+        self, reports: Sequence[Report], views: Sequence[str] = (), mapping: str = "default"
+    ) -> Future[list[ReportLabels]]:
+        """Queue reports for labelling; the future gives one record per report in input order.
+
+        Raises:
+            InvalidInput: empty text, control characters, unknown view or mapping.
+            InputTooLong: a report over the character limit.
+            Overloaded: the queue cannot take this many more reports.
+        """
+        check_request(reports, self.schema, views, mapping, self.max_chars)
+        future: Future[list[ReportLabels]] = Future()
+        if not reports:
+            future.set_result([])
+            return future
+        tokens, cut = self.count_tokens([r.text for r in reports])
+        request = _Request(future, [None] * len(reports), tuple(views), mapping, len(reports))
+        items = [_Item(request, i, r, tokens[i], cut[i] > 0) for i, r in enumerate(reports)]
+        with self._cond:
+            if self._stopping:
+                raise Overloaded("the labeler is shutting down")
+            if len(self._pending) + len(items) > self.capacity:
+                raise Overloaded(
+                    f"queue full: {len(self._pending)} reports waiting, capacity {self.capacity}"
+                )
+            self._pending.extend(items)
+            depth = len(self._pending)
+            self._cond.notify()
+        if self.observer:
+            self.observer.queued(depth)
+        return future
+
+    def _take(self) -> list[_Item]:
+        """Pick the next batch (caller holds the lock): the oldest live report plus the live
+        reports nearest to it in length, within the size and padded-token budgets."""
+        live = [it for it in self._pending if not it.request.future.done()]
+        if not live:
+            self._pending = []
+            return []
+        head, rest = live[0], live[1:]
+        rest.sort(key=lambda it: (abs(it.tokens - head.tokens), it.enqueued))
+        batch, longest = [head], head.tokens
+        for it in rest:
+            if len(batch) >= self.max_batch_size:
+                break
+            width = max(longest, it.tokens)
+            if width * (len(batch) + 1) > self.max_batch_tokens:
+                continue
+            batch.append(it)
+            longest = width
+        taken = set(map(id, batch))
+        self._pending = [it for it in live if id(it) not in taken]
+        return batch
+
+    def _ready(self) -> bool:
+        """A batch is worth running now: full, over the token budget, or its oldest report waited enough."""
+        if self._stopping or len(self._pending) >= self.max_batch_size:
+            return True
+        tokens = sum(it.tokens for it in self._pending)
+        return tokens >= self.max_batch_tokens or (
+            time.monotonic() - self._pending[0].enqueued >= self.max_wait_s
+        )
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._stopping:
+                    self._cond.wait()
+                if not self._pending and self._stopping:
+                    return
+                while not self._ready():
+                    left = self.max_wait_s - (time.monotonic() - self._pending[0].enqueued)
+                    self._cond.wait(max(left, 0.0005))
+                batch = self._take()
+                depth = len(self._pending)
+            if self.observer:
+                self.observer.queued(depth)
+            if batch:
+                self._run(batch)
+
+    @staticmethod
+    def _fail(batch: list[_Item], exc: BaseException) -> None:
+        for it in batch:
+            _resolve(it.request.future, exc)
+
+    def _run(self, batch: list[_Item]) -> None:
+        started = time.monotonic()
+        waits = [started - it.enqueued for it in batch]
+        try:
+            records = self.labeler.label([it.report for it in batch])
+        except Exception as exc:  # LabelerError or a bug: fail these requests, keep the worker
+            self._fail(batch, exc)
+            return
+        seconds = time.monotonic() - started
+        for it, rec in zip(batch, records, strict=True):
+            req = it.request
+            if req.views or req.mapping != "default":
+                rec = reassemble(rec, self.schema, req.views, req.mapping)
+            req.results[it.index] = rec
+            req.remaining -= 1
+            if req.remaining == 0:
+                _resolve(req.future, [r for r in req.results if r is not None])
+        if self.observer:
+            width = max(it.tokens for it in batch)
+            truncated = sum(1 for it in batch if it.truncated)
+            self.observer.ran(len(batch), width * len(batch), waits, seconds, truncated)
+
+
+def _resolve(future: Future[list[ReportLabels]], outcome: list[ReportLabels] | BaseException) -> None:
+    """Set a result or an error unless the future is already done (cancelled by its client)."""
+    if future.done():
+        return
+    try:
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+    except InvalidStateError:  # cancelled between the check and the set
+        pass

@@ -1,0 +1,170 @@
+"""The labeler, its batcher and readiness: built off the event loop, once per process.
+
+Loading a bundle and warming ONNX Runtime takes a while, so the service starts answering
+/healthz at once and loads in a background thread; /readyz and the labelling routes answer 503
+until the warm-up runs are done. Shutdown (after uvicorn has drained in-flight requests) lets
+the batcher finish what is queued.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labeler.base import Labeler
+from labeler.batcher import DynamicBatcher, TokenCounter, word_counts
+from labeler.errors import LabelerError
+from labeler.records import Report
+from labeler.schema import Schema, load_schema
+from service.metrics import ServiceMetrics
+from service.settings import ServiceSettings
+
+log = logging.getLogger("radlabel.service")
+
+# a short and a long report: ORT sizes its buffers on the first runs of each shape
+WARMUP_TEXTS = (
+    "FINDINGS: The heart is normal in size. The lungs are clear. IMPRESSION: No acute disease.",
+    "FINDINGS: "
+    + "Stable mild cardiomegaly. Small left pleural effusion, possibly atelectasis. " * 20
+    + "IMPRESSION: Cardiomegaly. Small effusion.",
+)
+
+
+@dataclass
+class ModelInfo:
+    """What GET /v1/model tells about the labeler being served."""
+
+    name: str
+    provider: str
+    threads: int | None
+    card: dict[str, Any] = field(default_factory=dict)
+
+
+def _card_summary(bundle: Path, labeler_name: str) -> dict[str, Any]:
+    """Name, sha256 of the served file and dev metrics from a bundle's card.json."""
+    path = bundle / "card.json"
+    if not path.is_file():
+        return {}
+    card = json.loads(path.read_text(encoding="utf-8"))
+    variant = labeler_name.split("/")[1] if labeler_name.count("/") >= 2 else "fp32"
+    filename = {"fp32": "model.onnx"}.get(variant, f"model.{variant}.onnx")
+    files = card.get("files", {})
+    return {
+        "bundle": bundle.name,
+        "file": filename,
+        "sha256": files.get(filename, {}).get("sha256"),
+        "created": card.get("created"),
+        "dev_metrics": _headline(card.get("dev_metrics", {}).get(variant, {})),
+    }
+
+
+def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The dev figures a client cares about, not the whole per-finding table."""
+    per_status = metrics.get("per_status", {})
+    return {
+        "n_reports": metrics.get("n_reports"),
+        "macro_f1": metrics.get("macro_f1"),
+        "uncertain_f1": per_status.get("uncertain", {}).get("f1"),
+        "u_exact": metrics.get("u_exact"),
+    }
+
+
+class Runtime:
+    """Holds the labeler and batcher once loaded; tells readiness."""
+
+    def __init__(self, settings: ServiceSettings, metrics: ServiceMetrics) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.schema: Schema = load_schema()
+        self.batcher: DynamicBatcher | None = None
+        self.info: ModelInfo | None = None
+        self.error: str | None = None
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def ready(self) -> bool:
+        """True once the labeler is loaded, warmed up and its batcher runs."""
+        return self._ready.is_set()
+
+    def start(self) -> None:
+        """Load in the background."""
+        self._thread = threading.Thread(target=self._load, name="radlabel-load", daemon=True)
+        self._thread.start()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until ready (tests and benchmarks)."""
+        return self._ready.wait(timeout)
+
+    def stop(self) -> None:
+        """Label what is queued, then stop the worker."""
+        if self.batcher is not None:
+            self.batcher.stop(timeout=self.settings.drain_timeout_s)
+
+    def _build(self) -> tuple[Labeler, TokenCounter, str, int | None]:
+        s = self.settings
+        if s.labeler == "rules":
+            from labeler.rules.labeler import RuleLabeler
+
+            return RuleLabeler(max_chars=s.max_report_chars), word_counts, "cpu", 1
+        from labeler.model.labeler import ModelLabeler
+
+        model = ModelLabeler.from_bundle(
+            s.model,
+            max_chars=s.max_report_chars,
+            batch_size=s.max_batch_size,  # one batcher batch = one ORT run
+            threads=s.threads,
+            prefer_gpu=s.provider != "cpu",
+        )
+        if s.provider == "cuda" and model.backend.provider != "CUDAExecutionProvider":
+            raise LabelerError("provider=cuda, but onnxruntime has no CUDA provider here")
+        return model, model.token_counts, model.backend.provider, s.threads
+
+    def _load(self) -> None:
+        s = self.settings
+        started = time.monotonic()
+        try:
+            labeler, counter, provider, threads = self._build()
+            warm = [Report(id=f"warmup-{i}", text=t) for i, t in enumerate(WARMUP_TEXTS)]
+            for _ in range(s.warmup_rounds):
+                labeler.label(warm)
+            if not labeler.health():
+                raise LabelerError("the labeler failed its health check")
+        except Exception as exc:  # reported by /readyz; the process stays up to say why
+            self.error = f"{type(exc).__name__}: {exc}"
+            log.error("model load failed: %s", self.error)
+            return
+        self.batcher = DynamicBatcher(
+            labeler,
+            counter,
+            max_batch_size=s.max_batch_size,
+            max_wait_s=s.max_wait_ms / 1000,
+            max_batch_tokens=s.max_batch_tokens,
+            capacity=s.queue_capacity,
+            max_chars=s.max_report_chars,
+            observer=self.metrics,
+            schema=self.schema,
+        )
+        self.batcher.start()
+        self.info = ModelInfo(
+            labeler.name,
+            provider,
+            threads,
+            _card_summary(s.model, labeler.name) if s.labeler == "model" else {},
+        )
+        self.metrics.model.info(
+            {
+                "model": labeler.name,
+                "schema": self.schema.version,
+                "provider": provider,
+                "threads": str(threads or "auto"),
+            }
+        )
+        self.metrics.ready.set(1)
+        self._ready.set()
+        log.info("ready: %s on %s in %.1f s", labeler.name, provider, time.monotonic() - started)

@@ -1,0 +1,127 @@
+"""The dynamic batcher on the real tiny ONNX bundle: coalescing, budgets, order, backpressure."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import wait
+
+import pytest
+
+from labeler.batcher import DynamicBatcher
+from labeler.errors import InvalidInput, Overloaded
+from labeler.model.labeler import ModelLabeler
+from labeler.records import Report
+
+
+class Recorder:
+    """Observer that keeps what the batcher reports."""
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[int, int]] = []
+        self.depths: list[int] = []
+        self.lock = threading.Lock()
+
+    def queued(self, depth: int) -> None:
+        with self.lock:
+            self.depths.append(depth)
+
+    def ran(self, reports, tokens, waits, seconds, truncated) -> None:
+        assert len(waits) == reports and seconds >= 0
+        with self.lock:
+            self.runs.append((reports, tokens))
+
+
+@pytest.fixture
+def model(tiny_bundle):
+    return ModelLabeler.from_bundle(tiny_bundle, batch_size=64)
+
+
+def reports(dev_reports, n, start=0):
+    return [Report(id=r["id"], text=r["text"]) for r in dev_reports[start : start + n]]
+
+
+def test_concurrent_requests_share_runs_and_keep_their_order(model, dev_reports):
+    rec = Recorder()
+    b = DynamicBatcher(model, model.token_counts, max_batch_size=16, max_wait_s=0.2, observer=rec)
+    singles = [b.submit([r]) for r in reports(dev_reports, 12)]
+    multi = b.submit(reports(dev_reports, 20, start=12))
+    b.start()
+    wait([*singles, multi], timeout=30)
+    b.stop()
+    direct = model.label(reports(dev_reports, 32))
+    got = [f.result()[0] for f in singles] + multi.result()
+    assert [r.id for r in got] == [r.id for r in direct]
+    assert [r.u_map() for r in got] == [r.u_map() for r in direct]
+    assert max(n for n, _ in rec.runs) > 1 and sum(n for n, _ in rec.runs) == 32
+    assert all(n <= 16 for n, _ in rec.runs)
+
+
+def test_each_request_gets_its_own_views_and_mapping(model, dev_reports):
+    b = DynamicBatcher(model, model.token_counts, max_wait_s=0.05)
+    batch = reports(dev_reports, 6)
+    f1 = b.submit(batch, views=["chexpert14"], mapping="chexpert")
+    f2 = b.submit(batch)
+    b.start()
+    a, c = f1.result(timeout=30), f2.result(timeout=30)
+    b.stop()
+    assert [r.model_dump() for r in a] == [
+        r.model_dump() for r in model.label(batch, views=["chexpert14"], mapping="chexpert")
+    ]
+    assert [r.model_dump() for r in c] == [r.model_dump() for r in model.label(batch)]
+
+
+def test_padded_token_budget_and_batch_size_bound_every_run(model, dev_reports):
+    rec = Recorder()
+    budget = 600
+    b = DynamicBatcher(model, model.token_counts, max_batch_size=8, max_batch_tokens=budget, observer=rec)
+    f = b.submit(reports(dev_reports, 40))
+    b.start()
+    assert len(f.result(timeout=30)) == 40
+    b.stop()
+    assert sum(n for n, _ in rec.runs) == 40
+    assert all(n <= 8 and (tokens <= budget or n == 1) for n, tokens in rec.runs)
+
+
+def test_full_queue_is_refused_not_grown(model, dev_reports):
+    b = DynamicBatcher(model, model.token_counts, capacity=10)  # worker not started: nothing drains
+    b.submit(reports(dev_reports, 8))
+    with pytest.raises(Overloaded, match="queue full"):
+        b.submit(reports(dev_reports, 3))
+    assert b.depth == 8
+    b.submit(reports(dev_reports, 2))  # exactly at capacity is fine
+    assert b.depth == 10
+
+
+def test_cancelled_request_costs_no_run(model, dev_reports):
+    rec = Recorder()
+    b = DynamicBatcher(model, model.token_counts, max_wait_s=0.01, observer=rec)
+    gone = b.submit(reports(dev_reports, 10))
+    assert gone.cancel()
+    kept = b.submit(reports(dev_reports, 3, start=10))
+    b.start()
+    assert len(kept.result(timeout=30)) == 3
+    b.stop()
+    assert sum(n for n, _ in rec.runs) == 3
+
+
+def test_bad_reports_are_refused_before_queueing(model):
+    b = DynamicBatcher(model, model.token_counts, max_chars=50)
+    with pytest.raises(InvalidInput, match="empty text"):
+        b.submit([Report(id="a", text="  \n ")])
+    with pytest.raises(InvalidInput, match="control character"):
+        b.submit([Report(id="a", text="No effusion.\x00")])
+    with pytest.raises(InvalidInput, match="limit is 50"):
+        b.submit([Report(id="a", text="x " * 40)])
+    with pytest.raises(InvalidInput):
+        b.submit([Report(id="a", text="fine")], views=["nope"])
+    assert b.depth == 0
+
+
+def test_stop_labels_what_is_queued(model, dev_reports):
+    b = DynamicBatcher(model, model.token_counts, max_wait_s=1.0)
+    f = b.submit(reports(dev_reports, 5))
+    b.start()
+    b.stop(timeout=30)
+    assert len(f.result(timeout=0)) == 5
+    with pytest.raises(Overloaded, match="shutting down"):
+        b.submit(reports(dev_reports, 1))
