@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 EXTRAS  ?= train,serve,dev
 
-.PHONY: install run test test-fast test-slow lint model eval bench fixture clean
+.PHONY: install run demo test test-fast test-slow lint model eval bench bench-service openapi fixture clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -17,8 +17,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Label the shipped dev reports with the embedded default model (the service will replace this).
+# Start the service on the embedded default model at http://127.0.0.1:8000 (prints a curl example).
 run: $(STAMP)
+	$(BIN)/radlabel serve
+
+# Label the shipped dev reports with the embedded default model and score them.
+demo: $(STAMP)
 	$(BIN)/python -c "import json; [print(json.dumps({'id': r['id'], 'text': r['text']})) for r in map(json.loads, open('data/reports.jsonl')) if r['split'] == 'dev']" > runs.dev_reports.jsonl
 	$(BIN)/radlabel label runs.dev_reports.jsonl -o dev_labels.jsonl --view chexpert14
 	$(BIN)/radlabel eval --pred dev_labels.jsonl --gold data/labels/dev_gold.jsonl
@@ -52,6 +56,12 @@ eval: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench.accuracy
 	$(BIN)/python -m tests.bench.speed
+
+bench-service: $(STAMP)
+	$(BIN)/python -m tests.bench.service
+
+openapi: $(STAMP)
+	$(BIN)/python -m service.openapi > openapi.yaml
 
 fixture: $(STAMP)
 	$(BIN)/python tests/fixtures/make_tiny_bundle.py

@@ -16,9 +16,10 @@ from labeler.schema import Schema
 
 DEFAULT_MAX_CHARS = 20_000
 
-# C0 control characters other than tab, newline and carriage return (and DEL): a report that
-# holds them is corrupt (a binary field, a bad export), not text to label.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# C0 control characters other than tab, newline and carriage return, DEL, and lone UTF-16
+# surrogates (not text at all; they cannot even be written back as UTF-8): a report that holds
+# them is corrupt (a binary field, a bad export), not text to label.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 @runtime_checkable
@@ -61,7 +62,7 @@ def check_reports(reports: Sequence[Report], max_chars: int = DEFAULT_MAX_CHARS)
         bad = _CONTROL.search(report.text)
         if bad:
             raise InvalidInput(
-                f"report {i} (id {report.id!r}) contains a control character "
+                f"report {i} (id {report.id!r}) contains a control character or lone surrogate "
                 f"(U+{ord(bad.group()):04X} at offset {bad.start()})"
             )
         if len(report.text) > max_chars:
