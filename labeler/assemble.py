@@ -8,10 +8,18 @@ disagree on the arithmetic.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 from labeler.gls import smoothing_rate, soft_target
 from labeler.records import Evidence, FindingLabel, ReportLabels, ViewLabel
-from labeler.schema import Schema, aggregate_u
+from labeler.schema import Schema, Smoothing, aggregate_u
+
+
+@lru_cache(maxsize=64)
+def _rate_and_target(u: int, smoothing: Smoothing) -> tuple[float, float]:
+    """(r, target) of one certainty, rounded as records carry them; cached, since the numpy GLS
+    functions cost more per scalar call than labelling a report does (7 u values in all)."""
+    return round(float(smoothing_rate(u, smoothing)), 6), round(float(soft_target(u, smoothing)), 6)
 
 
 def finding_label(
@@ -34,8 +42,7 @@ def finding_label(
         The finding label.
     """
     status = schema.mapping(mapping).status(u)
-    r = None if u is None else round(float(smoothing_rate(u, schema.smoothing)), 6)
-    t = None if u is None else round(float(soft_target(u, schema.smoothing)), 6)
+    r, t = (None, None) if u is None else _rate_and_target(u, schema.smoothing)
     return FindingLabel(
         status=status,
         u=u,

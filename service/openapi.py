@@ -17,7 +17,7 @@ from service.settings import ServiceSettings
 def render() -> str:
     """The OpenAPI document of an app built with default settings (rule labeler: no model needed)."""
     app = create_app(ServiceSettings(labeler="rules", _env_file=None))  # type: ignore[call-arg]
-    return yaml.safe_dump(app.openapi(), sort_keys=False, allow_unicode=True, width=100)
+    return str(yaml.safe_dump(app.openapi(), sort_keys=False, allow_unicode=True, width=100))
 
 
 def main() -> None:

@@ -117,9 +117,10 @@ class Runtime:
         model = ModelLabeler.from_bundle(
             s.model,
             max_chars=s.max_report_chars,
-            batch_size=s.max_batch_size,  # one batcher batch = one ORT run
+            batch_size=s.run_batch_size,  # a coalesced call runs length-sorted sub-batches
             threads=s.threads,
             prefer_gpu=s.provider != "cpu",
+            spin=s.spinning,
         )
         if s.provider == "cuda" and model.backend.provider != "CUDAExecutionProvider":
             raise LabelerError("provider=cuda, but onnxruntime has no CUDA provider here")

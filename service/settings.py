@@ -35,7 +35,19 @@ class ServiceSettings(BaseSettings):
     threads: int | None = Field(
         None, ge=1, description="ONNX Runtime intra-op threads (all cores when unset)"
     )
-    max_batch_size: int = Field(32, ge=1, le=1024, description="reports per ONNX Runtime run at most")
+    spinning: bool = Field(
+        False, description="let idle ONNX Runtime threads busy-wait (starves the event loop on few cores)"
+    )
+    max_batch_size: int = Field(
+        64, ge=1, le=1024, description="reports coalesced into one labeler call at most (dynamic batching)"
+    )
+    run_batch_size: int = Field(
+        8,
+        ge=1,
+        le=1024,
+        description="reports per ONNX Runtime run inside a call, sorted by length (padding costs more than "
+        "larger runs gain on CPU; raise it on a GPU)",
+    )
     max_wait_ms: float = Field(
         5.0, ge=0, le=1000, description="how long the oldest queued report waits for a batch to fill"
     )

@@ -25,13 +25,19 @@ def available_providers(prefer_gpu: bool = True) -> list[str]:
 class OnnxBackend:
     """One inference session of a student ONNX file."""
 
-    def __init__(self, path: Path, providers: list[str] | None = None, threads: int | None = None) -> None:
+    def __init__(
+        self, path: Path, providers: list[str] | None = None, threads: int | None = None, spin: bool = True
+    ) -> None:
         if not path.is_file():
             raise ModelLoadError(f"model file {path} does not exist")
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # errors only: an fp16 graph on the CPU provider warns once per node it cannot fold
         options.log_severity_level = 3
+        if not spin:
+            # idle intra-op threads then sleep instead of busy-waiting: a server shares its cores
+            # with the event loop, and spinning threads starve it between runs
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1

@@ -83,6 +83,7 @@ class ModelLabeler:
         batch_size: int = 8,
         threads: int | None = None,
         prefer_gpu: bool = True,
+        spin: bool = True,
     ) -> ModelLabeler:
         """Load a model bundle directory.
 
@@ -93,6 +94,7 @@ class ModelLabeler:
             batch_size: reports per ONNX run.
             threads: intra-op threads (ORT default when None).
             prefer_gpu: use CUDA when this onnxruntime build has it.
+            spin: let idle ORT threads busy-wait (fastest alone; off when sharing cores).
 
         Raises:
             ModelLoadError: missing or broken bundle.
@@ -109,7 +111,7 @@ class ModelLabeler:
         config.check(schema)
         providers = available_providers(prefer_gpu)
         chosen, filename = choose_file(config, variant, providers)
-        backend = OnnxBackend(directory / filename, providers, threads)
+        backend = OnnxBackend(directory / filename, providers, threads, spin)
         encoder = ReportEncoder.from_file(
             directory / config.files.tokenizer, config.max_length, config.special_tokens or None
         )

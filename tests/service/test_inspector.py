@@ -25,7 +25,9 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-REPORT = "FINDINGS: Small left pleural effusion. No pneumothorax.\nIMPRESSION: Possible left lower lobe pneumonia."
+REPORT = (
+    "FINDINGS: Small left pleural effusion. No pneumothorax.\nIMPRESSION: Possible left lower lobe pneumonia."
+)
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,19 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(tmp_path):
         srv.wait_ready()
         st = Path(sys.executable).parent / "st"
         proc = subprocess.run(
-            [str(st), "run", str(ROOT / "openapi.yaml"), "--url", srv.url, "-c", CHECKS, "-n", "60", "--seed", "13"],
+            [
+                str(st),
+                "run",
+                str(ROOT / "openapi.yaml"),
+                "--url",
+                srv.url,
+                "-c",
+                CHECKS,
+                "-n",
+                "60",
+                "--seed",
+                "13",
+            ],
             capture_output=True,
             text=True,
             timeout=600,

@@ -1,0 +1,153 @@
+"""Service benchmark: a real `radlabel serve` under an asyncio/httpx load driver, in one run.
+
+Measures, on the IU dev reports, requests against the embedded default model:
+- the raw labeler's throughput (one `label()` call over all reports, as the CLI runs it);
+- service throughput and latency p50/p99 at 1, 8 and 32 concurrent clients sending one report
+  per request, with dynamic batching on (the defaults) and off (max batch size 1, no wait);
+- the same with 16 reports per request (8 clients), where HTTP costs less per report;
+- optionally (`--soak SECONDS`) a soak at 32 clients: server RSS before/after and errors.
+
+The driver runs on the same 2 cores as the server, so its own CPU is part of every figure.
+Run: `python -m tests.bench.service [--seconds 15] [--soak 600]`; writes results/service.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from labeler.bundles import embedded_bundle
+from labeler.model.labeler import ModelLabeler
+from labeler.records import Report
+from tests.bench.common import dev_split, machine, save
+from tests.service.server import Server
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of a process, MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def load(
+    url: str, texts: list[str], clients: int, per_request: int, seconds: float
+) -> dict[str, float]:
+    """`clients` concurrent loops posting `per_request` reports each, for `seconds`."""
+    latencies: list[float] = []
+    errors = 0
+    done_reports = 0
+    stop = time.monotonic() + seconds
+
+    async def client(k: int, http: httpx.AsyncClient) -> None:
+        nonlocal errors, done_reports
+        i = k * 7
+        while time.monotonic() < stop:
+            batch = [texts[(i + j) % len(texts)] for j in range(per_request)]
+            i += per_request
+            body = {"text": batch[0]} if per_request == 1 else {"reports": [{"text": t} for t in batch]}
+            t0 = time.perf_counter()
+            resp = await http.post(url + "/v1/labels", json=body)
+            latencies.append(time.perf_counter() - t0)
+            if resp.status_code == 200:
+                done_reports += per_request
+            else:
+                errors += 1
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as http:
+        started = time.monotonic()
+        await asyncio.gather(*(client(k, http) for k in range(clients)))
+        elapsed = time.monotonic() - started
+    lat = sorted(latencies)
+    return {
+        "reports_per_s": done_reports / elapsed,
+        "requests": len(lat),
+        "errors": errors,
+        "p50_ms": 1000 * statistics.median(lat),
+        "p99_ms": 1000 * lat[min(len(lat) - 1, int(0.99 * len(lat)))],
+    }
+
+
+def raw_rate(texts: list[str], threads: int | None) -> float:
+    """Reports/s of the labeler itself: one call over all reports (sorted, batches of 8)."""
+    lab = ModelLabeler.from_bundle(embedded_bundle(), threads=threads)
+    reports = [Report(id=str(i), text=t) for i, t in enumerate(texts)]
+    lab.label(reports[:16])
+    best = 0.0
+    for _ in range(3):
+        t0 = time.perf_counter()
+        lab.label(reports)
+        best = max(best, len(reports) / (time.perf_counter() - t0))
+    return best
+
+
+def serve(tmp: Path, name: str, env: dict[str, str]) -> Server:
+    srv = Server(tmp / f"{name}.log", env=env)
+    srv.wait_ready()
+    return srv
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=15.0, help="duration of each load row")
+    parser.add_argument("--soak", type=float, default=0.0, help="soak duration at 32 clients (0: skip)")
+    args = parser.parse_args()
+    _, texts, _ = dev_split()
+    tmp = Path(tempfile.mkdtemp(prefix="radlabel-bench-"))
+    result: dict[str, object] = {"machine": machine(), "reports": len(texts), "seconds": args.seconds}
+    raw = raw_rate(texts, None)
+    result["raw_reports_per_s"] = raw
+    rows: dict[str, dict[str, float]] = {}
+    modes = {
+        "batching on": {},
+        "batching off": {
+            "RADLABEL_MAX_BATCH_SIZE": "1",
+            "RADLABEL_MAX_WAIT_MS": "0",
+            "RADLABEL_RUN_BATCH_SIZE": "1",
+        },
+    }
+    for mode, env in modes.items():
+        srv = serve(tmp, mode.replace(" ", "_"), env)
+        try:
+            for clients, per in ((1, 1), (8, 1), (32, 1), (8, 16)):
+                runs0, sizes0 = srv.metric("radlabel_batch_size_count"), srv.metric("radlabel_batch_size_sum")
+                row = asyncio.run(load(srv.url, texts, clients, per, args.seconds))
+                runs = srv.metric("radlabel_batch_size_count") - runs0
+                row["mean_batch"] = (srv.metric("radlabel_batch_size_sum") - sizes0) / runs if runs else 0.0
+                rows[f"{mode}, {clients} clients x {per} report(s)"] = row
+                print(mode, clients, per, {k: round(v, 1) for k, v in row.items()}, flush=True)
+        finally:
+            srv.terminate()
+    result["rows"] = rows
+    if args.soak:
+        srv = serve(tmp, "soak", {})
+        try:
+            asyncio.run(load(srv.url, texts, 32, 1, 20))  # settle allocator and caches
+            before = rss_mb(srv.proc.pid)
+            soak = asyncio.run(load(srv.url, texts, 32, 1, args.soak))
+            after = rss_mb(srv.proc.pid)
+            result["soak"] = {**soak, "seconds": args.soak, "rss_before_mb": before, "rss_after_mb": after}
+            print("soak", result["soak"], flush=True)
+        finally:
+            srv.terminate()
+    path = save("service", result)
+    print(f"\nService on {machine()}; raw labeler {raw:.0f} reports/s (one call of {len(texts)})\n")
+    print("| mode, load | reports/s | x raw | p50 ms | p99 ms | mean batch | errors |\n" + "|---" * 7 + "|")
+    for name, r in rows.items():
+        print(
+            f"| {name} | {r['reports_per_s']:.0f} | {r['reports_per_s'] / raw:.2f} | {r['p50_ms']:.1f} "
+            f"| {r['p99_ms']:.1f} | {r['mean_batch']:.1f} | {r['errors']:.0f} |"
+        )
+    print(f"\nwritten to {path}")
+
+
+if __name__ == "__main__":
+    main()
