@@ -25,6 +25,7 @@ from distill.data import Examples, targets_from_u
 from labeler.rules.context import assign
 from labeler.rules.vocab import load_vocabulary
 from labeler.schema import Schema
+from labeler.sections import split_sections
 from labeler.tokenize import model_text
 
 _SENT = re.compile(r"(?<=[.!?])\s+")
@@ -133,14 +134,22 @@ def synthesize(
 
 
 def add_synthetic(
-    examples: Examples, pool: list[Sentence], ratio: float, seed: int, schema: Schema
+    examples: Examples,
+    pool: list[Sentence],
+    ratio: float,
+    seed: int,
+    schema: Schema,
+    n_real: int | None = None,
 ) -> Examples:
-    """Append ratio * len(examples) synthetic reports drawn from a sentence pool.
+    """Append ratio * n_real synthetic reports drawn from a sentence pool.
+
+    Args:
+        n_real: how many real reports the ratio counts (len(examples) when None).
 
     Returns:
         The real examples followed by the synthetic ones (ids `aug-<n>`).
     """
-    synthetic = synthesize(pool, int(ratio * len(examples.ids)), seed)
+    synthetic = synthesize(pool, int(ratio * (len(examples.ids) if n_real is None else n_real)), seed)
     if not synthetic:
         return examples
     extra = np.stack([targets_from_u(dict(u), schema) for _, u in synthetic])
@@ -174,3 +183,74 @@ def recombine(
     """
     pool = load_sentence_pool(labels, reports, set(examples.ids))
     return add_synthetic(examples, pool, ratio, seed, schema)
+
+
+def impression_cut(
+    text: str, u: dict[str, int], evidence: dict[str, str]
+) -> tuple[str, dict[str, int]] | None:
+    """A short training report made from a full one: its indication line and IMPRESSION only.
+
+    Archives hold many reports like this (history + impression), and a student that only saw
+    full reports learns to emit the usual negatives of a normal report for them. A finding keeps
+    its label when a part of its evidence quote lies in the impression; every other finding
+    becomes not mentioned. The cut is refused (None) when the report has no impression, a label
+    has no quote, or the rule vocabulary finds a mention in the impression that no kept label
+    accounts for (the quote was taken from elsewhere, so the cut's labels would be wrong).
+    """
+    sections = split_sections(text)
+    impression = " ".join(" ".join(s.text(text).split()) for s in sections if s.name == "IMPRESSION")
+    if not impression:
+        return None
+    kept = _norm(impression)
+    labels: dict[str, int] = {}
+    for key, value in u.items():
+        quote = evidence.get(key)
+        if not quote:
+            return None
+        if any(_norm(part) in kept for part in quote.split("...") if part.strip()):
+            labels[key] = value
+    vocab = load_vocabulary()
+    mentioned = {h.finding for s in _SENT.split(impression) for h in assign(s, vocab)}
+    if mentioned - set(labels):
+        return None
+    indication = next((s for s in sections if s.name == "INDICATION"), None)
+    lines = []
+    if indication is not None:
+        first = indication.text(text).strip().splitlines()
+        if first and first[0].strip():
+            lines.append(f"INDICATION: {first[0].strip()}")
+    lines.append(f"IMPRESSION: {impression}")
+    return "\n".join(lines), labels
+
+
+def add_impression_cuts(
+    examples: Examples,
+    labels: list[Path],
+    reports: dict[str, dict[str, str]],
+    ratio: float,
+    seed: int,
+    schema: Schema,
+) -> Examples:
+    """Append impression-only cuts of up to ratio * len(examples) training reports (ids `cut-<id>`)."""
+    rng = random.Random(seed)
+    ids = set(examples.ids)
+    cuts: list[tuple[str, str, dict[str, int]]] = []
+    for path in labels:
+        with path.open(encoding="utf-8") as handle:
+            for line in handle:
+                obj = json.loads(line)
+                rid = str(obj["id"])
+                if rid in ids and rid in reports and "evidence" in obj:
+                    made = impression_cut(reports[rid]["text"], obj["u"], obj["evidence"])
+                    if made is not None:
+                        cuts.append((rid, *made))
+    rng.shuffle(cuts)
+    cuts = cuts[: int(ratio * len(examples.ids))]
+    if not cuts:
+        return examples
+    extra = np.stack([targets_from_u(u, schema) for _, _, u in cuts])
+    return Examples(
+        ids=examples.ids + [f"cut-{rid}" for rid, _, _ in cuts],
+        texts=examples.texts + [t for _, t, _ in cuts],
+        targets=np.concatenate([examples.targets, extra]),
+    )

@@ -118,6 +118,18 @@ def teach(
     )
 
 
+def _pair(spec: str) -> tuple[Path, Path]:
+    """`A:B` -> (Path(A), Path(B)).
+
+    Raises:
+        ValueError: not two paths joined by a colon.
+    """
+    first, sep, second = spec.partition(":")
+    if not sep or not first or not second:
+        raise ValueError(f"expected REPORTS:LABELS, got {spec!r}")
+    return Path(first), Path(second)
+
+
 @app.command()
 def train(
     output_dir: Annotated[Path, typer.Option("-o", "--output-dir")] = Path("runs/student"),
@@ -157,6 +169,17 @@ def train(
     limit: Annotated[
         int | None, typer.Option(help="use only the first N teacher labels (smoke runs)")
     ] = None,
+    corpus: Annotated[
+        list[str] | None,
+        typer.Option(help="another REPORTS:LABELS pair to train on (train split); repeatable"),
+    ] = None,
+    dev_set: Annotated[
+        list[str] | None,
+        typer.Option(help="another REPORTS:GOLD dev set; early stopping uses the mean macro-F1; repeatable"),
+    ] = None,
+    cuts: Annotated[
+        float, typer.Option(help="impression-only cuts of training reports per real report (0..2)")
+    ] = 0.0,
 ) -> None:
     """Train (or resume) a student with the distillation loss."""
     from distill.train import TrainConfig
@@ -185,6 +208,9 @@ def train(
             seed=seed,
             threads=threads,
             limit=limit,
+            corpora=[_pair(c) for c in corpus or []],
+            dev_sets=[_pair(d) for d in dev_set or []],
+            cuts=cuts,
         )
     except ValueError as exc:
         say(f"error: {exc}")

@@ -89,3 +89,33 @@ def load_examples(reports: dict[str, dict[str, str]], labels: Path, schema: Sche
     if not ids:
         raise InvalidInput(f"{labels}: no labelled report matches the corpus")
     return Examples(ids, texts, np.stack(targets))
+
+
+def concat(a: Examples, b: Examples) -> Examples:
+    """Two example sets as one (ids must not collide)."""
+    clash = set(a.ids) & set(b.ids)
+    if clash:
+        raise InvalidInput(f"{len(clash)} report ids occur in two corpora, e.g. {sorted(clash)[:3]}")
+    return Examples(a.ids + b.ids, a.texts + b.texts, np.concatenate([a.targets, b.targets]))
+
+
+@dataclass
+class DevSet:
+    """A named dev set: report texts and gold u-maps in the same order."""
+
+    name: str
+    texts: list[str]
+    gold: dict[str, dict[str, int | None]]
+
+    @classmethod
+    def load(cls, name: str, reports: Path, gold: Path, split: str | None) -> DevSet:
+        """Gold labels joined with their report texts (reports of `split`, or all when None).
+
+        Raises:
+            InvalidInput: no gold id matches a report.
+        """
+        texts = load_reports(reports, split)
+        labels = {k: v for k, v in read_u_file(gold).items() if k in texts}
+        if not labels:
+            raise InvalidInput(f"{gold}: no gold id matches a report of {reports}")
+        return cls(name, [texts[k]["text"] for k in labels], labels)

@@ -11,7 +11,7 @@ import json
 import logging
 import random
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,15 +20,14 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
-from distill.augment import add_synthetic, load_sentence_pool
-from distill.data import Examples, load_examples, load_reports
+from distill.augment import add_impression_cuts, add_synthetic, load_sentence_pool
+from distill.data import DevSet, Examples, concat, load_examples, load_reports
 from distill.losses import distillation_loss
 from distill.mlm import pretrain_mlm
 from distill.student import SIZES, Student, build_student
 from distill.tokenizer_train import save_tokenizer, train_tokenizer
 from labeler.batching import run_sorted
 from labeler.decode import logits_to_u
-from labeler.io import read_u_file
 from labeler.metrics import evaluate
 from labeler.schema import load_schema
 from labeler.tokenize import ReportEncoder, model_text
@@ -64,6 +63,12 @@ class TrainConfig:
     resample_augment: bool = False
     threads: int | None = None
     limit: int | None = None
+    corpora: list[tuple[Path, Path]] = field(default_factory=list)
+    """more (reports.jsonl, teacher labels) pairs trained on beside `reports`/`labels` (train split)"""
+    dev_sets: list[tuple[Path, Path]] = field(default_factory=list)
+    """more (reports.jsonl, gold labels) dev sets; early stopping uses the mean macro-F1 of all"""
+    cuts: float = 0.0
+    """impression-only cuts of training reports added, per real report (0 = none)"""
 
     def __post_init__(self) -> None:
         self.output_dir = Path(self.output_dir)
@@ -79,13 +84,26 @@ class TrainConfig:
             raise ValueError("augment is the ratio of synthetic to real reports, 0..4")
         if self.tokenizer is not None and self.init is not None:
             raise ValueError("give either a tokenizer file or a pretrained checkpoint (--init), not both")
-        for p in (self.reports, self.labels, *([self.tokenizer] if self.tokenizer else [])):
+        self.corpora = [(Path(r), Path(lab)) for r, lab in self.corpora]
+        self.dev_sets = [(Path(r), Path(g)) for r, g in self.dev_sets]
+        if not 0 <= self.cuts <= 2:
+            raise ValueError("cuts is the ratio of impression-only cuts to real reports, 0..2")
+        extra = [p for pair in (*self.corpora, *self.dev_sets) for p in pair]
+        for p in (self.reports, self.labels, *([self.tokenizer] if self.tokenizer else []), *extra):
             if not Path(p).is_file():
                 raise ValueError(f"{p} does not exist")
 
     def to_json(self) -> dict[str, object]:
         """JSON-ready copy (paths as strings)."""
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+
+        def plain(v: object) -> object:
+            if isinstance(v, Path):
+                return str(v)
+            if isinstance(v, list | tuple):
+                return [plain(x) for x in v]
+            return v
+
+        return {k: plain(v) for k, v in asdict(self).items()}
 
 
 def seed_everything(seed: int) -> None:
@@ -166,13 +184,25 @@ def train(cfg: TrainConfig) -> dict[str, object]:
     keys = schema.keys
     train_reports = load_reports(cfg.reports, "train")
     examples = load_examples(train_reports, cfg.labels, schema)
+    label_files = [cfg.labels]
+    for more_reports, more_labels in cfg.corpora:
+        extra_reports = load_reports(more_reports, "train")
+        examples = concat(examples, load_examples(extra_reports, more_labels, schema))
+        train_reports.update(extra_reports)
+        label_files.append(more_labels)
     if cfg.limit:
         examples = Examples(
             examples.ids[: cfg.limit], examples.texts[: cfg.limit], examples.targets[: cfg.limit]
         )
     encoder = _encoder_for(cfg, examples.texts)
     real = examples
-    pool = load_sentence_pool(cfg.labels, train_reports, set(real.ids)) if cfg.augment > 0 else []
+    pool = (
+        [s for f in label_files for s in load_sentence_pool(f, train_reports, set(real.ids))]
+        if cfg.augment > 0
+        else []
+    )
+    if cfg.cuts > 0:
+        real = add_impression_cuts(real, label_files, train_reports, cfg.cuts, cfg.seed, schema)
 
     def epoch_data(epoch: int) -> tuple[list[list[int]], list[int], torch.Tensor]:
         """Token ids, lengths and targets of one epoch: the real reports plus synthetic ones,
@@ -180,19 +210,17 @@ def train(cfg: TrainConfig) -> dict[str, object]:
         data = real
         if pool:
             seed = cfg.seed + epoch if cfg.resample_augment else cfg.seed
-            data = add_synthetic(real, pool, cfg.augment, seed, schema)
+            data = add_synthetic(real, pool, cfg.augment, seed, schema, n_real=len(examples.ids))
         tokens, _ = encoder.ids(data.texts)
         return tokens, [len(x) for x in tokens], torch.from_numpy(data.targets)
 
     ids, lengths, targets = epoch_data(0)
 
-    dev_texts: list[str] = []
-    dev_gold: dict[str, dict[str, int | None]] = {}
+    devs: list[DevSet] = []
     if cfg.dev_gold is not None and Path(cfg.dev_gold).is_file():
-        dev_gold = read_u_file(Path(cfg.dev_gold))
-        dev_reports = load_reports(cfg.reports, "dev")
-        dev_gold = {k: v for k, v in dev_gold.items() if k in dev_reports}
-        dev_texts = [dev_reports[k]["text"] for k in dev_gold]
+        devs.append(DevSet.load("dev", cfg.reports, Path(cfg.dev_gold), "dev"))
+    for more_reports, gold in cfg.dev_sets:
+        devs.append(DevSet.load(more_reports.parent.name or gold.stem, more_reports, gold, None))
 
     model = build_student(
         keys, cfg.size, encoder.tokenizer.get_vocab_size(), cfg.max_length, encoder.pad_id, cfg.init
@@ -258,15 +286,24 @@ def train(cfg: TrainConfig) -> dict[str, object]:
             bar.set_postfix(loss=f"{running / step:.3f}")
         evaluated: Student = ema.module if ema is not None else model  # type: ignore[assignment]
         row: dict[str, object] = {"epoch": epoch + 1, "train_loss": running / max(1, len(batches))}
-        if dev_texts:
-            pred = logits_to_u(predict_logits(evaluated, encoder, dev_texts, device), keys)
-            result = evaluate(dict(zip(dev_gold, pred, strict=True)), dev_gold, schema)
-            row.update(
-                dev_macro_f1=result.macro_f1,
-                dev_uncertain_f1=result.per_status["uncertain"]["f1"],
-                dev_u_exact=result.u_exact,
-            )
-            score = result.macro_f1
+        if devs:
+            scores = []
+            for dev in devs:
+                pred = logits_to_u(predict_logits(evaluated, encoder, dev.texts, device), keys)
+                result = evaluate(dict(zip(dev.gold, pred, strict=True)), dev.gold, schema)
+                prefix = "dev" if dev.name == "dev" else f"{dev.name}"
+                row.update(
+                    {
+                        f"{prefix}_macro_f1": result.macro_f1,
+                        f"{prefix}_uncertain_f1": result.per_status["uncertain"]["f1"],
+                        f"{prefix}_u_exact": result.u_exact,
+                        f"{prefix}_spurious": result.spurious_per_report,
+                        f"{prefix}_missed": result.missed_per_report,
+                    }
+                )
+                scores.append(result.macro_f1)
+            score = float(np.mean(scores))
+            row["selection_score"] = score
         else:
             score = -row["train_loss"]  # type: ignore[operator]
         if score > best_f1:

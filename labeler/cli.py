@@ -211,6 +211,10 @@ def eval_cmd(
         f"u: exact {result.u_exact:.3f}  MAE {result.u_mae:.3f}  "
         f"kappa(qw) {result.u_kappa:.3f}  (n={result.u_n})"
     )
+    out.print(
+        f"mentions per report: spurious {result.spurious_per_report:.3f}  "
+        f"missed {result.missed_per_report:.3f}"
+    )
     if output:
         output.write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
 

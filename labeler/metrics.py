@@ -47,6 +47,10 @@ class EvalResult:
     u_mae: float
     u_kappa: float
     u_n: int
+    spurious_per_report: float = 0.0
+    """findings predicted mentioned that the gold leaves not mentioned, per report"""
+    missed_per_report: float = 0.0
+    """findings the gold mentions that the prediction leaves not mentioned, per report"""
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
@@ -125,10 +129,13 @@ def evaluate(
     exact = 0
     abs_err = 0
     n_u = 0
+    spurious = missed = 0
     for rid, g in gold.items():
         p = pred[rid]
         for k in keys:
             gu, pu = g.get(k), p.get(k)
+            spurious += gu is None and pu is not None
+            missed += gu is not None and pu is None
             gs, ps = statuses.status(gu), statuses.status(pu)
             for s in STATUSES:
                 c = counts[k][s]
@@ -169,5 +176,7 @@ def evaluate(
         u_mae=abs_err / n_u if n_u else float("nan"),
         u_kappa=quadratic_kappa(ga, pa),
         u_n=n_u,
+        spurious_per_report=spurious / len(gold) if gold else float("nan"),
+        missed_per_report=missed / len(gold) if gold else float("nan"),
         notes=["u_kappa is computed over gold-mentioned findings the prediction also mentions"],
     )

@@ -192,3 +192,30 @@ def test_pinned_tokenizer_makes_training_reproducible(tmp_path):
     wa = torch.load(tmp_path / "a" / "best" / "weights.pt", weights_only=True)
     wb = torch.load(tmp_path / "b" / "best" / "weights.pt", weights_only=True)
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_several_corpora_and_dev_sets_select_by_the_mean(tmp_path):
+    from dataclasses import replace
+
+    syn = DATA / "synthetic"
+    # small slices of both corpora keep this fast
+    (tmp_path / "iu.jsonl").write_text("".join((DATA / "labels/teacher_train.jsonl").open().readlines()[:40]))
+    (tmp_path / "syn.jsonl").write_text("".join((syn / "labels_train.jsonl").open().readlines()[:40]))
+    cfg = replace(
+        config(tmp_path / "run", epochs=1),
+        limit=None,
+        augment=0.0,
+        mlm_epochs=0,
+        cuts=0.5,
+        labels=tmp_path / "iu.jsonl",
+        corpora=[(syn / "reports.jsonl", tmp_path / "syn.jsonl")],
+        dev_sets=[(syn / "reports.jsonl", syn / "labels_dev_gold.jsonl")],
+    )
+    train(cfg)
+    [row] = [json.loads(line) for line in (tmp_path / "run" / "history.jsonl").read_text().splitlines()]
+    assert {"dev_macro_f1", "synthetic_macro_f1", "synthetic_spurious", "dev_missed"} <= set(row)
+    assert row["selection_score"] == pytest.approx((row["dev_macro_f1"] + row["synthetic_macro_f1"]) / 2)
+    saved = json.loads((tmp_path / "run" / "train_config.json").read_text())
+    assert saved["corpora"] == [[str(syn / "reports.jsonl"), str(tmp_path / "syn.jsonl")]]
+    with pytest.raises(ValueError, match="cuts"):
+        replace(cfg, cuts=5.0)

@@ -71,3 +71,57 @@ def test_add_synthetic_keeps_real_examples_and_varies_with_the_seed():
     assert one.ids[:2] == ["r1", "r2"] and len(one.ids) == 12 and one.targets.shape[0] == 12
     assert one.texts == same.texts and np.array_equal(one.targets, same.targets)
     assert one.texts[2:] != other.texts[2:]
+
+
+def test_impression_cut_keeps_only_what_the_impression_says():
+    from distill.augment import impression_cut
+
+    text = (
+        "INDICATION: Cough.\nCOMPARISON: None.\nFINDINGS: Heart size normal. No pneumothorax. "
+        "Small right effusion.\nIMPRESSION: Small right pleural effusion. Possible pneumonia."
+    )
+    u = {"cardiomegaly": -3, "pneumothorax": -3, "pleural_effusion": 3, "pneumonia": 1}
+    ev = {
+        "cardiomegaly": "Heart size normal",
+        "pneumothorax": "No pneumothorax",
+        "pleural_effusion": "Small right effusion ... Small right pleural effusion",
+        "pneumonia": "Possible pneumonia",
+    }
+    cut, labels = impression_cut(text, u, ev)
+    assert cut == "INDICATION: Cough.\nIMPRESSION: Small right pleural effusion. Possible pneumonia."
+    # the negatives of the FINDINGS are not mentioned in the cut
+    assert labels == {"pleural_effusion": 3, "pneumonia": 1}
+    # no impression, or a label without a quote: no cut
+    assert impression_cut("FINDINGS: No pneumothorax.", {"pneumothorax": -3}, ev) is None
+    assert impression_cut(text, u, {k: v for k, v in ev.items() if k != "pneumonia"}) is None
+    # the impression mentions a finding whose quote came from elsewhere: refused, not mislabelled
+    ev2 = {**ev, "pleural_effusion": "Small right effusion"}
+    assert impression_cut(text, u, ev2) is None
+
+
+def test_impression_cuts_are_added_with_their_own_ids(tmp_path):
+    import json
+
+    import numpy as np
+
+    from distill.augment import add_impression_cuts
+    from distill.data import Examples, targets_from_u
+    from labeler.schema import load_schema
+
+    schema = load_schema()
+    text = "FINDINGS: No pneumothorax.\nIMPRESSION: Cardiomegaly."
+    labels = tmp_path / "l.jsonl"
+    labels.write_text(
+        json.dumps(
+            {
+                "id": "r1",
+                "u": {"pneumothorax": -3, "cardiomegaly": 3},
+                "evidence": {"pneumothorax": "No pneumothorax", "cardiomegaly": "Cardiomegaly"},
+            }
+        )
+        + "\n"
+    )
+    ex = Examples(["r1"], [text], np.stack([targets_from_u({"pneumothorax": -3, "cardiomegaly": 3}, schema)]))
+    out = add_impression_cuts(ex, [labels], {"r1": {"text": text}}, 1.0, 0, schema)
+    assert out.ids == ["r1", "cut-r1"] and out.texts[1] == "IMPRESSION: Cardiomegaly."
+    assert np.array_equal(out.targets[1], targets_from_u({"cardiomegaly": 3}, schema))

@@ -42,3 +42,25 @@ def test_bad_lines_name_the_line(tmp_path):
     p = write(tmp_path, [{"id": "a", "u": {}, "probs": {"nodule": [1.0, 0.5]}}])
     with pytest.raises(InvalidInput, match=":1: probs"):
         load_examples(REPORTS, p, S)
+
+
+def test_dev_sets_and_corpora_join_by_id(tmp_path):
+    import json
+
+    import numpy as np
+
+    from distill.data import DevSet, Examples, concat
+    from labeler.errors import InvalidInput
+
+    reports = tmp_path / "r.jsonl"
+    reports.write_text("".join(json.dumps({"id": i, "text": f"text {i}"}) + "\n" for i in ("a", "b", "c")))
+    gold = tmp_path / "g.jsonl"
+    gold.write_text(
+        json.dumps({"id": "b", "u": {"edema": -3}}) + "\n" + json.dumps({"id": "z", "u": {}}) + "\n"
+    )
+    dev = DevSet.load("x", reports, gold, None)
+    assert dev.texts == ["text b"] and dev.gold == {"b": {"edema": -3}}
+    a = Examples(["a"], ["t"], np.zeros((1, 17, 8), dtype=np.float32))
+    assert concat(a, Examples(["b"], ["u"], a.targets)).ids == ["a", "b"]
+    with pytest.raises(InvalidInput, match="two corpora"):
+        concat(a, a)

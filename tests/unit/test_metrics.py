@@ -61,3 +61,20 @@ def test_view_aggregation_for_eval():
     v = to_view({"nodule": -3, "mass": 1, "consolidation": -3}, S, "chexpert14")
     assert v["Lung Lesion"] == 1 and v["Lung Opacity"] == 1 and v["Pneumothorax"] is None
     assert v["No Finding"] == -3
+
+
+def test_spurious_and_missed_mentions_per_report_by_hand():
+    from labeler.metrics import evaluate
+    from labeler.schema import load_schema
+
+    gold = {"a": {"edema": -3}, "b": {}, "c": {"pneumothorax": 3, "edema": 1}}
+    pred = {
+        "a": {"edema": -3, "cardiomegaly": -3, "pneumothorax": -3},  # 2 spurious
+        "b": {"fracture": 3},  # 1 spurious
+        "c": {"pneumothorax": 3},  # 1 missed (edema)
+    }
+    r = evaluate(pred, gold, load_schema())
+    assert r.spurious_per_report == 1.0  # 3 over 3 reports
+    assert r.missed_per_report == 1 / 3
+    # u over the 3 gold-mentioned labels: edema exact, pneumothorax exact, edema missed (error 3)
+    assert r.u_exact == 2 / 3 and r.u_mae == 1.0
