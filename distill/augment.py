@@ -248,7 +248,7 @@ def add_impression_cuts(
     cuts = cuts[: int(ratio * len(examples.ids))]
     if not cuts:
         return examples
-    extra = np.stack([targets_from_u(u, schema) for _, _, u in cuts])
+    extra = np.stack([targets_from_u(dict(u), schema) for _, _, u in cuts])
     return Examples(
         ids=examples.ids + [f"cut-{rid}" for rid, _, _ in cuts],
         texts=examples.texts + [t for _, t, _ in cuts],
