@@ -20,19 +20,19 @@ from service.settings import ServiceSettings
 bearer = HTTPBearer(auto_error=False, description="an API key: `Authorization: Bearer <key>`")
 
 
-def get_settings(request: Request) -> ServiceSettings:
+async def get_settings(request: Request) -> ServiceSettings:
     """The app's settings."""
     settings: ServiceSettings = request.app.state.settings
     return settings
 
 
-def get_metrics(request: Request) -> ServiceMetrics:
+async def get_metrics(request: Request) -> ServiceMetrics:
     """The app's metrics."""
     metrics: ServiceMetrics = request.app.state.metrics
     return metrics
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     """The runtime, once it is ready.
 
     Raises:
@@ -47,7 +47,7 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
-def require_key(
+async def require_key(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
 ) -> str:
     """The caller's owner id; 401 without a key, 403 with a wrong one (when keys are on)."""
@@ -56,7 +56,7 @@ def require_key(
     return keys.owner(header)
 
 
-def require_json(request: Request) -> None:
+async def require_json(request: Request) -> None:
     """415 unless the body is declared as JSON."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind != "application/json" and not kind.endswith("+json"):

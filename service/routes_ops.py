@@ -28,7 +28,7 @@ async def healthz() -> HealthResponse:
 @router.get("/readyz", response_model=HealthResponse, responses={503: {"model": ErrorResponse}})
 async def readyz(request: Request) -> HealthResponse:
     """The model is loaded and warmed up; 503 before."""
-    get_runtime(request)
+    await get_runtime(request)
     return HealthResponse(status="ready")
 
 
@@ -44,7 +44,7 @@ async def readyz(request: Request) -> HealthResponse:
 async def metrics(request: Request, settings: SettingsDep, m: MetricsDep) -> Response:
     """Prometheus metrics (text exposition format)."""
     if settings.metrics_auth:
-        require_key(request, None)
+        await require_key(request, None)
     return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
 
 
