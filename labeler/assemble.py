@@ -84,6 +84,7 @@ def build_record(
     probs: Mapping[str, Sequence[float]] | None = None,
     views: Sequence[str] = (),
     mapping: str = "default",
+    body: bool = True,
 ) -> ReportLabels:
     """Build the full output record of one report.
 
@@ -96,17 +97,20 @@ def build_record(
         probs: model probabilities per finding.
         views: names of views to add.
         mapping: status mapping name.
+        body: False when the report has no FINDINGS or IMPRESSION text: then nothing is
+            mentioned and no_finding is not derived either (an empty body says nothing, it does
+            not say "normal").
 
     Returns:
         The record, with the derived finding added and every schema finding present.
     """
     evidence = evidence or {}
     probs = probs or {}
-    full: dict[str, int | None] = {k: u.get(k) for k in schema.keys}
+    full: dict[str, int | None] = {k: u.get(k) if body else None for k in schema.keys}
     findings = {
         k: finding_label(full[k], schema, mapping, evidence.get(k, ()), probs.get(k)) for k in schema.keys
     }
-    derived_u = schema.derive_no_finding(full, mapping)
+    derived_u = schema.derive_no_finding(full, mapping) if body else None
     findings[schema.derived.key] = finding_label(derived_u, schema, mapping)
     full[schema.derived.key] = derived_u
     view_out = {v: view_labels(full, schema, v, mapping) for v in views} or None
@@ -134,6 +138,7 @@ def reassemble(
         A new record with the same id, labeler, u, evidence and probabilities.
     """
     fine = {k: v for k, v in record.findings.items() if k != schema.derived.key}
+    derived = record.findings.get(schema.derived.key)
     return build_record(
         record.id,
         {k: v.u for k, v in fine.items()},
@@ -143,4 +148,11 @@ def reassemble(
         {k: v.probs for k, v in fine.items() if v.probs is not None},
         views,
         mapping,
+        body=derived is None or derived.u is not None,
     )
+
+
+def is_empty_body(record: ReportLabels, schema: Schema) -> bool:
+    """True for the record of a report with no FINDINGS/IMPRESSION text (no_finding not derived)."""
+    derived = record.findings.get(schema.derived.key)
+    return derived is not None and derived.u is None

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 from tqdm import tqdm
 
+from labeler.assemble import is_empty_body
 from labeler.base import DEFAULT_MAX_CHARS, Labeler, check_reports, check_request
 from labeler.bundles import default_bundle
 from labeler.errors import LabelerError
@@ -130,13 +131,14 @@ def label(
                 continue
             yield n, item
 
-    written = 0
+    written = empty = 0
     try:
         with output.open("w", encoding="utf-8", newline="") as handle:
             writer = _start(handle, fmt, schema, views)
             with tqdm(desc="labelling", unit=" reports", disable=None, file=sys.stderr) as bar:
                 for batch in _batches(good_lines(), batch_size):
                     records = lab.label([r for _, r in batch], views=views, mapping=mapping)
+                    empty += sum(is_empty_body(rec, schema) for rec in records)
                     if writer is None:
                         written += write_jsonl(records, handle)
                     else:
@@ -151,6 +153,11 @@ def label(
         f"{written} reports labelled by {lab.name} -> {output}"
         + (f"; {skipped} lines skipped" if skipped else "")
     )
+    if empty:
+        say(
+            f"{empty} reports had no FINDINGS or IMPRESSION text: every finding not mentioned, "
+            "no_finding not derived"
+        )
 
 
 def _start(handle: TextIO, fmt: Fmt, schema: Schema, views: Sequence[str]) -> Any:

@@ -6,6 +6,7 @@ the rule labeler and the model need the same split; it lives here, outside eithe
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from labeler.rules.vocab import Vocabulary, load_vocabulary
@@ -24,12 +25,17 @@ class Section:
         return report[self.start : self.end]
 
 
-def split_sections(text: str, vocab: Vocabulary | None = None) -> list[Section]:
-    """Split a report at its section headers.
+_FIRST_LINE = re.compile(r"[^\n]*?(?:[.!?](?=\s)|\n|$)")
 
-    A report with no recognised header is treated as one FINDINGS section (a bare findings
-    paragraph, the usual shape of a single-column CSV export). Text before the first header
-    is dropped into an `UNKNOWN` section that is not labelled.
+
+def split_sections(text: str, vocab: Vocabulary | None = None) -> list[Section]:
+    """Split a report at its section headers (see `Vocabulary.header_regex` for the layouts).
+
+    A report with no recognised header is one FINDINGS section (a bare findings paragraph, the
+    usual shape of a single-column CSV export). Text before the first header is an `UNKNOWN`
+    section, not labelled. A report whose headers name no labelled section (only an indication,
+    say) is read as body apart from its context: the first line (or sentence, when flattened)
+    of its last context section stays context, the rest becomes FINDINGS, and so does UNKNOWN.
 
     Args:
         text: the report.
@@ -50,7 +56,34 @@ def split_sections(text: str, vocab: Vocabulary | None = None) -> list[Section]:
         name = vocab.sections.headers[int(group[1:])].name
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
         sections.append(Section(name, m.end(), end))
-    return sections
+    if any(s.name in vocab.sections.labelled for s in sections):
+        return sections
+    return _body_from_context(text, sections, vocab)
+
+
+def _body_from_context(text: str, sections: list[Section], vocab: Vocabulary) -> list[Section]:
+    """Sections of a report with no labelled header: context keeps its first line, the rest is body."""
+    out: list[Section] = []
+    last_context = max((i for i, s in enumerate(sections) if s.name in vocab.sections.context), default=None)
+    for i, s in enumerate(sections):
+        if s.name == "UNKNOWN":
+            out.append(Section("FINDINGS", s.start, s.end))
+        elif i == last_context:
+            body = text[s.start : s.end]
+            lead = len(body) - len(body.lstrip())
+            first = _FIRST_LINE.match(body, lead)
+            cut = s.start + (first.end() if first else len(body))
+            out.append(Section(s.name, s.start, cut))
+            if text[cut : s.end].strip():
+                out.append(Section("FINDINGS", cut, s.end))
+        else:
+            out.append(s)
+    return out
+
+
+def has_body(text: str, vocab: Vocabulary | None = None) -> bool:
+    """True when the report has FINDINGS or IMPRESSION text to label."""
+    return any(s.text(text).strip() for s in labelled_sections(text, vocab))
 
 
 def labelled_sections(text: str, vocab: Vocabulary | None = None) -> list[Section]:

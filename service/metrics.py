@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from labeler.records import ReportLabels
 
 LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+NO_FINDING = "no_finding"  # the derived label: None only for a report without body text
 BATCH = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
@@ -60,6 +61,11 @@ class ServiceMetrics:
         self.labels = Counter(
             "radlabel_labels_total", "labels emitted by finding and status", ["finding", "status"], registry=r
         )
+        self.empty = Counter(
+            "radlabel_empty_reports_total",
+            "reports with no FINDINGS/IMPRESSION text (nothing mentioned, no_finding not derived)",
+            registry=r,
+        )
         self.model = Info("radlabel_model", "the model being served", registry=r)
         self.ready = Gauge("radlabel_ready", "1 when the model is loaded and warmed up", registry=r)
 
@@ -81,6 +87,9 @@ class ServiceMetrics:
     def count_labels(self, records: Sequence[ReportLabels]) -> None:
         """Count emitted labels by finding and status."""
         counts: dict[tuple[str, str], int] = {}
+        empty = sum(1 for rec in records if rec.findings[NO_FINDING].u is None)
+        if empty:
+            self.empty.inc(empty)
         for rec in records:
             for key, lab in rec.findings.items():
                 counts[(key, lab.status)] = counts.get((key, lab.status), 0) + 1

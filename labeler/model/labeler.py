@@ -25,6 +25,7 @@ from labeler.model.backend import OnnxBackend, available_providers
 from labeler.model.config import LabelerConfig
 from labeler.records import Report, ReportLabels
 from labeler.schema import Schema, load_schema
+from labeler.sections import has_body
 from labeler.tokenize import ReportEncoder
 
 log = logging.getLogger(__name__)
@@ -178,5 +179,8 @@ class ModelLabeler:
         out = []
         for report, u, p in zip(reports, logits_to_u(logits, keys), probs, strict=True):
             prob_map = {k: p[i].tolist() for i, k in enumerate(keys)}
-            out.append(build_record(report.id, u, self.schema, self.name, None, prob_map, views, mapping))
+            body = has_body(report.text)
+            out.append(
+                build_record(report.id, u, self.schema, self.name, None, prob_map, views, mapping, body)
+            )
         return out

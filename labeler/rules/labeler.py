@@ -13,6 +13,7 @@ from labeler.records import Evidence, Report, ReportLabels
 from labeler.rules.pipeline import HITS_KEY, SectionHit, build_pipeline
 from labeler.rules.vocab import load_vocabulary
 from labeler.schema import Schema, load_schema
+from labeler.sections import has_body
 
 RULES_VERSION = "1"
 
@@ -93,5 +94,8 @@ class RuleLabeler:
                 for k, hits in decided.items()
                 if k in known
             }
-            out.append(build_record(report.id, u, self.schema, self.name, evidence, None, views, mapping))
+            body = has_body(report.text, self.vocab)
+            out.append(
+                build_record(report.id, u, self.schema, self.name, evidence, None, views, mapping, body)
+            )
         return out

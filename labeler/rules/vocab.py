@@ -97,6 +97,9 @@ class SectionVocab(_Strict):
     version: str
     labelled: list[str]
     governing: str
+    context: list[str] = []
+    """sections that only give context (indication, comparison): a report without a labelled
+    section is read as body apart from its leading context line"""
     headers: list[SectionHeader]
 
 
@@ -128,9 +131,18 @@ class Vocabulary(BaseModel):
 
     @cached_property
     def header_regex(self) -> re.Pattern[str]:
-        """A section header at the start of a line (or of the text), followed by a colon."""
-        parts = [f"(?P<h{i}>{h.pattern})" for i, h in enumerate(self.sections.headers)]
-        return re.compile(r"(?im)^[ \t]*(?:" + "|".join(parts) + r")[ \t]*:")
+        """A section header, case-insensitive, in any of the layouts reports arrive in:
+
+        - followed by a colon at the start of a line, or after the end of a sentence on the same
+          line (reports flattened onto one line by CSV exports and HL7 feeds:
+          `INDICATION: Cough. FINDINGS: ... IMPRESSION: ...`);
+        - without a colon, alone on its line, or followed by a dash (`IMPRESSION` then a newline,
+          `IMPRESSION - ...`).
+        """
+        names = "|".join(f"(?P<h{i}>{h.pattern})" for i, h in enumerate(self.sections.headers))
+        colon = r"(?:^|(?<=[.!?;])[ \t]+)[ \t]*(?:" + names.replace("(?P<h", "(?P<c") + r")[ \t]*:"
+        bare = r"^[ \t]*(?:" + names + r")[ \t]*(?:[-\u2013\u2014][ \t]*|$)"
+        return re.compile(f"(?im){colon}|{bare}")
 
 
 def _read(name: str) -> object:

@@ -182,3 +182,14 @@ def test_label_from_another_directory_uses_the_embedded_bundle(tmp_path, dev_rep
     assert proc.returncode == 0, proc.stderr
     recs = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert len(recs) == 5 and recs[0]["labeler"].startswith("model/int8/")
+
+
+def test_label_counts_reports_without_body(tmp_path):
+    src = write_jsonl(
+        tmp_path / "in.jsonl",
+        [{"id": "a", "text": "History: rule out pneumonia"}, {"id": "b", "text": "FINDINGS: No effusion."}],
+    )
+    res = runner.invoke(app, ["label", str(src), "-o", str(tmp_path / "o.jsonl"), "--labeler", "rules"])
+    assert res.exit_code == 0 and "1 reports had no FINDINGS or IMPRESSION text" in res.output
+    recs = [json.loads(line) for line in (tmp_path / "o.jsonl").read_text().splitlines()]
+    assert recs[0]["findings"]["no_finding"]["u"] is None and recs[1]["findings"]["no_finding"]["u"] == 3

@@ -127,3 +127,13 @@ def test_fp16_variant_keeps_the_fp32_decisions(tiny_bundle_fp16, dev_reports):
     cpu = ["CPUExecutionProvider"]
     assert choose_file(config, "auto", cpu) == ("int8", "model.int8.onnx")
     assert choose_file(config, "auto", ["CUDAExecutionProvider", *cpu]) == ("fp16", "model.fp16.onnx")
+
+
+def test_empty_body_report_mentions_nothing(tiny_bundle):
+    from labeler.assemble import is_empty_body, reassemble
+
+    lab = ModelLabeler.from_bundle(tiny_bundle)
+    [rec] = lab.label([Report(id="x", text="INDICATION: chest pain\nFINDINGS:\nIMPRESSION:")])
+    assert all(f.u is None for f in rec.findings.values()) and is_empty_body(rec, lab.schema)
+    # a remapping keeps it empty
+    assert is_empty_body(reassemble(rec, lab.schema, ["chexpert14"], "chexpert"), lab.schema)

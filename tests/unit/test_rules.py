@@ -100,3 +100,18 @@ def test_hits_have_offsets_in_sentence():
     assert [(h.finding, h.u) for h in hits] == [("pneumothorax", -3)]
     assert "No evidence of pneumothorax."[hits[0].start : hits[0].end] == "pneumothorax"
     assert hits[0].cue is not None
+
+
+def test_flattened_report_keeps_its_labels_and_empty_body_derives_nothing():
+    from labeler.assemble import is_empty_body
+    from labeler.records import Report
+    from labeler.rules.labeler import RuleLabeler
+
+    lab = RuleLabeler()
+    flat = "INDICATION: Cough. FINDINGS: Small left pleural effusion. IMPRESSION: No pneumothorax."
+    [rec] = lab.label([Report(id="a", text=flat)])
+    assert rec.findings["pleural_effusion"].u == 3 and rec.findings["pneumothorax"].u == -3
+    assert rec.findings["no_finding"].u == -3
+    [empty] = lab.label([Report(id="b", text="Clinical history: evaluate for pneumonia")])
+    assert all(f.u is None for f in empty.findings.values()) and is_empty_body(empty, lab.schema)
+    assert empty.findings["no_finding"].status == "not_mentioned"

@@ -14,7 +14,7 @@ def test_headerless_text_is_findings():
     assert [s.name for s in split_sections("No pneumothorax.")] == ["FINDINGS"]
 
 
-def test_header_must_start_a_line():
+def test_header_inside_a_sentence_is_text():
     text = "FINDINGS: no change in findings: stable."
     assert [s.name for s in split_sections(text)] == ["FINDINGS"]
 
@@ -22,3 +22,46 @@ def test_header_must_start_a_line():
 def test_model_text_puts_impression_first():
     text = "FINDINGS: Lungs  clear.\nIMPRESSION: Normal\nchest."
     assert model_text(text) == ("Normal chest.", "Lungs clear.")
+
+
+def test_flattened_report_is_split_at_headers_anywhere():
+    text = "INDICATION: Cough. FINDINGS: Small left pleural effusion. IMPRESSION: Possible pneumonia."
+    secs = split_sections(text)
+    assert [(s.name, s.text(text).strip()) for s in secs] == [
+        ("INDICATION", "Cough."),
+        ("FINDINGS", "Small left pleural effusion."),
+        ("IMPRESSION", "Possible pneumonia."),
+    ]
+    assert model_text(text) == ("Possible pneumonia.", "Small left pleural effusion.")
+
+
+def test_headers_without_colon_and_other_names():
+    assert [s.name for s in split_sections("IMPRESSION\nNo acute disease.")] == ["IMPRESSION"]
+    text = "Report: Chest PA view. Comment: no active disease."
+    assert [(s.name, s.text(text).strip()) for s in split_sections(text)] == [
+        ("FINDINGS", "Chest PA view."),
+        ("IMPRESSION", "no active disease."),
+    ]
+    assert [s.name for s in split_sections("CONCLUSION - stable.\nOPINION: clear")] == [
+        "IMPRESSION",
+        "IMPRESSION",
+    ]
+
+
+def test_report_with_only_context_headers_is_body_after_the_first_line():
+    text = "History: fever\nComparison: none\nHeart normal. Small right effusion."
+    assert [(s.name, s.text(text).strip()) for s in split_sections(text)] == [
+        ("INDICATION", "fever"),
+        ("COMPARISON", "none"),
+        ("FINDINGS", "Heart normal. Small right effusion."),
+    ]
+    flat = "INDICATION: Cough. Small left pleural effusion."
+    assert [s.text(flat).strip() for s in labelled_sections(flat)] == ["Small left pleural effusion."]
+
+
+def test_has_body():
+    from labeler.sections import has_body
+
+    assert not has_body("Clinical history: rule out pneumonia")
+    assert not has_body("INDICATION: fever\nFINDINGS:\nIMPRESSION:   ")
+    assert has_body("No pneumothorax.")
