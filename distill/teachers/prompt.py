@@ -13,7 +13,9 @@ from typing import Any
 
 from labeler.schema import Schema
 
-GUIDE_VERSION = "v1"
+# v2 = LABELS.md with the clarifications applied when the synthetic set was adjudicated;
+# v1 (without them) stays packaged, since labels made with it name its version
+GUIDE_VERSION = "v2"
 
 INSTRUCTIONS = """You are an expert radiology annotator. Label the chest X-ray report the user sends by reading it and judging it yourself, following the annotation guide below exactly.
 Label only what the FINDINGS and IMPRESSION say (indication is context only); where they disagree about a finding the IMPRESSION governs.
@@ -23,7 +25,7 @@ Answer with one JSON object and nothing else:
 
 
 def guide_text() -> str:
-    """The annotation guide (LABELS.md) shipped with the recipe."""
+    """The annotation guide: LABELS.md, packaged as `distill/resources/guide_<version>.md`."""
     return (
         resources.files("distill.resources").joinpath(f"guide_{GUIDE_VERSION}.md").read_text(encoding="utf-8")
     )

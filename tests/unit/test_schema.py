@@ -80,3 +80,14 @@ def test_class_codes_round_trip():
     for u in (None, -3, -2, -1, 0, 1, 2, 3):
         assert class_to_u(u_to_class(u)) == u
     assert u_to_class(None) == 0 and u_to_class(-3) == 1 and u_to_class(3) == 7
+
+
+def test_packaged_annotation_guide_is_the_shared_labels_md():
+    from pathlib import Path
+
+    from distill.teachers.prompt import guide_text
+
+    shared = Path(__file__).resolve().parents[3] / "shared" / "LABELS.md"
+    if not shared.is_file():
+        pytest.skip("../shared is not beside this checkout")
+    assert guide_text() == shared.read_text(encoding="utf-8")
