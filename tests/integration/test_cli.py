@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from labeler.cli import app
@@ -32,30 +33,43 @@ def test_label_jsonl_then_eval(tmp_path, dev_reports):
     assert [r["id"] for r in recs] == [r["id"] for r in dev_reports]
     assert recs[0]["schema"] == "1" and recs[0]["labeler"] == "rules/1"
     assert set(recs[0]["views"]["chexpert14"]) >= {"Lung Lesion", "Pleural Other"}
-    # evaluating a file against itself is perfect
-    gold = tmp_path / "gold.jsonl"
-    gold.write_text(
-        "".join(
-            json.dumps(
-                {
-                    "id": r["id"],
-                    "u": {
-                        k: v["u"]
-                        for k, v in r["findings"].items()
-                        if v["u"] is not None and k != "no_finding"
-                    },
-                }
-            )
-            + "\n"
-            for r in recs
-        )
+    res = runner.invoke(app, ["eval", "--pred", str(out), "--gold", str(DEV_GOLD), "--view", "chexpert14"])
+    assert res.exit_code == 2 and "no prediction" in res.output  # 40 of 311 gold reports predicted
+
+
+DEV_GOLD = Path(__file__).resolve().parents[2] / "data" / "labels" / "dev_gold.jsonl"
+
+
+def test_eval_gives_hand_computed_metrics(tmp_path):
+    gold = write_jsonl(
+        tmp_path / "gold.jsonl",
+        [
+            {"id": "a", "u": {"edema": 3}},
+            {"id": "b", "u": {"edema": -3, "pneumothorax": -3}},
+            {"id": "c", "u": {"pneumothorax": 1}},
+        ],
+    )
+    pred = write_jsonl(
+        tmp_path / "pred.jsonl",
+        [
+            {"id": "a", "u": {"edema": 3}},
+            {"id": "b", "u": {"edema": 3}},
+            {"id": "c", "u": {"pneumothorax": 1, "edema": -3}},
+        ],
     )
     metrics = tmp_path / "m.json"
-    res = runner.invoke(app, ["eval", "--pred", str(out), "--gold", str(gold), "-o", str(metrics)])
+    res = runner.invoke(app, ["eval", "--pred", str(pred), "--gold", str(gold), "-o", str(metrics)])
     assert res.exit_code == 0, res.output
-    assert json.loads(metrics.read_text())["macro_f1"] == 1.0
-    res = runner.invoke(app, ["eval", "--pred", str(out), "--gold", str(gold), "--view", "chexpert14"])
-    assert res.exit_code == 0 and "macro-F1 1.0000" in res.output
+    m = json.loads(metrics.read_text())
+    # edema: present P 1/2 R 1 -> 2/3, absent 0, weighted by gold support 1:1 -> 1/3
+    # pneumothorax: absent 0, uncertain 1 -> 1/2; macro over the two = 5/12
+    assert m["per_finding"]["edema"]["f1"] == pytest.approx(1 / 3)
+    assert m["per_finding"]["pneumothorax"]["f1"] == pytest.approx(1 / 2)
+    assert m["macro_f1"] == pytest.approx(5 / 12)
+    # u over 4 gold labels: 2 exact; errors 0, 6, 3 (missed), 0
+    assert m["u_exact"] == 0.5 and m["u_mae"] == pytest.approx(2.25)
+    assert m["spurious_per_report"] == pytest.approx(1 / 3) and m["missed_per_report"] == pytest.approx(1 / 3)
+    assert "macro-F1 0.4167" in res.output and "spurious 0.333" in res.output
 
 
 def test_label_csv_chexpert_convention(tmp_path):
