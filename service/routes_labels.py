@@ -68,23 +68,13 @@ async def label_or_abandon(
     return labelled.result()
 
 
-def shape(records: list[ReportLabels], include: Sequence[Include]) -> list[ReportLabels]:
-    """Drop evidence and probabilities unless asked for."""
-    if "evidence" in include and "probs" in include:
-        return records
-    out = []
-    for rec in records:
-        findings = {
-            k: f.model_copy(
-                update={
-                    "evidence": f.evidence if "evidence" in include else [],
-                    "probs": f.probs if "probs" in include else None,
-                }
-            )
-            for k, f in rec.findings.items()
-        }
-        out.append(rec.model_copy(update={"findings": findings}))
-    return out
+def dropped(include: Sequence[Include]) -> dict[str, Any] | None:
+    """The `exclude` spec that leaves evidence and probabilities out unless asked for (no copies
+    of the records: pydantic skips the fields while writing JSON)."""
+    fields = {"evidence", "probs"} - set(include)
+    if not fields:
+        return None
+    return {"results": {"__all__": {"findings": {"__all__": fields}}}}
 
 
 @router.post(
@@ -112,13 +102,13 @@ async def labels(
         )
     request.state.reports = len(items)
     reports = [Report(id=it.id or str(i), text=it.text) for i, it in enumerate(items)]
-    records = shape(
-        await label_or_abandon(runtime, reports, body.view, body.status_mapping, request), body.include
-    )
+    records = await label_or_abandon(runtime, reports, body.view, body.status_mapping, request)
     metrics.count_labels(records)
     assert runtime.info is not None
     out = LabelResponse(model=runtime.info.name, schema=runtime.schema.version, results=records)
-    return Response(out.model_dump_json(by_alias=True), media_type="application/json")
+    return Response(
+        out.model_dump_json(by_alias=True, exclude=dropped(body.include)), media_type="application/json"
+    )
 
 
 @router.get(
