@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata, resources
 from pathlib import Path
+from typing import cast
 
-from distill.data import load_reports
+from distill.data import DevSet, load_reports
 from distill.ensemble import load_model
 from distill.export import ParityReport, convert_fp16, export_onnx, parity, quantize_int8, torch_logits
 from labeler.errors import InferenceError, InvalidInput
@@ -28,6 +29,7 @@ from labeler.metrics import EvalResult, evaluate
 from labeler.model.config import BundleFiles, LabelerConfig
 from labeler.model.labeler import ModelLabeler, Variant
 from labeler.records import Report
+from labeler.rules.vocab import SectionVocab, load_vocabulary, with_sections
 from labeler.schema import load_schema
 from labeler.tokenize import SPECIAL, ReportEncoder
 
@@ -55,6 +57,9 @@ class Runs:
     training: dict[str, object]
     labels: Path
     max_length: int
+    sections: SectionVocab | None = None
+    corpora: list[tuple[Path, Path]] | None = None
+    dev_sets: list[tuple[Path, Path]] | None = None
 
 
 def read_runs(run_dirs: Sequence[Path]) -> Runs:
@@ -90,12 +95,21 @@ def read_runs(run_dirs: Sequence[Path]) -> Runs:
     training: dict[str, object] = (
         members[0] if len(members) == 1 else {"ensemble": "mean of member logits", "members": members}
     )
+    sections = {
+        (d / "sections.json").read_text(encoding="utf-8") for d in run_dirs if (d / "sections.json").is_file()
+    }
+    if len(sections) > 1:
+        raise InvalidInput("ensemble members must be trained with the same section headers (sections.json)")
+    first = members[0]
     return Runs(
         [d / "best" for d in run_dirs],
         run_dirs[0] / "tokenizer.json",
         training,
         Path(labels.pop()),
         lengths.pop(),
+        SectionVocab.model_validate_json(sections.pop()) if sections else None,
+        [(Path(r), Path(lab)) for r, lab in cast(list[list[str]], first.get("corpora") or [])],
+        [(Path(r), Path(g)) for r, g in cast(list[list[str]], first.get("dev_sets") or [])],
     )
 
 
@@ -141,6 +155,8 @@ def make_bundle(
     int8: bool = True,
     fp16: bool = True,
     dynamo: bool = True,
+    sections: SectionVocab | None = None,
+    dev_sets: Sequence[tuple[Path, Path]] = (),
 ) -> BundleResult:
     """Export, check, evaluate and pack a student checkpoint (or an ensemble of them).
 
@@ -157,6 +173,9 @@ def make_bundle(
         int8: also write a dynamically quantized int8 model.
         fp16: also write an fp16 model for GPUs, kept only if it passes parity.
         dynamo: use the dynamo ONNX exporter.
+        sections: the section headers the run was trained with (the packaged ones when None);
+            recorded in the bundle so serving reads reports as training did.
+        dev_sets: more (reports, gold) dev sets to score every shipped variant on, for the card.
 
     Returns:
         The bundle result.
@@ -177,7 +196,8 @@ def make_bundle(
         .read_text(encoding="utf-8"),
         encoding="utf-8",
     )
-    encoder = ReportEncoder.from_file(out / "tokenizer.json", max_length)
+    sections = sections or load_vocabulary().sections
+    encoder = ReportEncoder.from_file(out / "tokenizer.json", max_length, vocab=with_sections(sections))
     dev = load_reports(reports, "dev")
     gold = {k: v for k, v in read_u_file(dev_gold).items() if k in dev} if dev_gold else {}
     ids = list(gold) or list(dev)
@@ -218,6 +238,7 @@ def make_bundle(
         smoothing=schema.smoothing,
         files=files,
         special_tokens=dict(SPECIAL),
+        sections=sections,
         teacher=teacher_provenance(labels),
         libraries=library_versions(),
         training=training,
@@ -231,8 +252,19 @@ def make_bundle(
             lab = ModelLabeler.from_bundle(out, variant=variant, prefer_gpu=variant == "fp16")
             pred = {r.id: r.u_map() for r in lab.label(reps)}
             metrics[variant] = evaluate(pred, gold, schema)
-    write_card(out, config, checks, metrics, notes)
+    more = {
+        d.name: {v: score(out, v, d) for v in ("fp32", "int8") if getattr(files, v)}
+        for d in (DevSet.load(r.parent.name or g.stem, r, g, None) for r, g in dev_sets)
+    }
+    write_card(out, config, checks, metrics, notes, more)
     return BundleResult(out, checks, metrics, notes)
+
+
+def score(bundle: Path, variant: Variant, dev: DevSet) -> EvalResult:
+    """One variant of a bundle scored on one dev set."""
+    lab = ModelLabeler.from_bundle(bundle, variant=variant, prefer_gpu=False)
+    recs = lab.label([Report(id=k, text=t) for k, t in zip(dev.gold, dev.texts, strict=True)])
+    return evaluate({r.id: r.u_map() for r in recs}, dev.gold, load_schema())
 
 
 def _what(training: dict[str, object]) -> str:
@@ -251,8 +283,10 @@ def write_card(
     checks: list[ParityReport],
     metrics: dict[str, EvalResult],
     notes: Sequence[str] = (),
+    dev_sets: dict[str, dict[str, EvalResult]] | None = None,
 ) -> None:
     """Write card.json and MODEL_CARD.md (with every file's sha256)."""
+    dev_sets = dev_sets or {}
     files = {
         p.name: {"sha256": sha256(p), "bytes": p.stat().st_size}
         for p in sorted(out.iterdir())
@@ -267,21 +301,25 @@ def write_card(
         "parity": [c.to_dict() for c in checks],
         "notes": list(notes),
         "dev_metrics": {k: v.to_dict() for k, v in metrics.items()},
+        "dev_sets": {name: {k: v.to_dict() for k, v in by.items()} for name, by in dev_sets.items()},
+        "data": data_statement(config.training),
         "files": files,
     }
     (out / "card.json").write_text(json.dumps(card, indent=1, default=str), encoding="utf-8")
     lines = [
         "# radlabel student model card",
         "",
-        f"{_what(config.training)} distilled from LLM-annotator labels of IU X-ray reports (schema "
+        f"{_what(config.training)} distilled from LLM teacher labels (schema "
         f"v{config.schema_version}). It reads the FINDINGS and IMPRESSION sections and returns, per "
         "finding, one of: not mentioned, u = -3..+3 (LABELS.md).",
         "",
-        "## Data and teacher",
-        "- Reports: Indiana University chest X-ray collection (Demner-Fushman et al., JAMIA 2016), "
-        "via NLM Open-i; CC BY-NC-ND 4.0, research and non-commercial use.",
-        f"- Teacher: LLM annotator following LABELS.md, prompt v1 (labels sha256 {config.teacher.get('labels_sha256', '?')[:12]}).",
-        "- Dev: 311 reports, double-annotated and adjudicated; used for early stopping and the figures below.",
+        "## Data, labellers and licence",
+        *[f"- {line}" for line in card["data"]["lines"]],  # type: ignore[index]
+        f"- Teacher label file sha256 {config.teacher.get('labels_sha256', '?')[:12]}.",
+        "- Who labelled: LLM annotators throughout, no radiologist. Teacher labels: one LLM pass per report "
+        "(IU) or the writer LLM checked by a blind LLM annotator with disputes adjudicated (synthetic). Dev "
+        "sets: two independent LLM annotators, disputes adjudicated by a third LLM reading.",
+        f"- **Weights licence: {card['data']['licence']}**",  # type: ignore[index]
         "",
         "## Training",
         "```json",
@@ -314,13 +352,66 @@ def write_card(
             ],
             "",
         ]
+    if dev_sets:
+        lines += [
+            "## Dev sets",
+            "| set | variant | macro-F1 | uncertain F1 | u exact | spurious / report | missed / report |",
+            "|---|---|---|---|---|---|---|",
+            *[
+                f"| {name} | {v} | {m.macro_f1:.4f} | {m.per_status['uncertain']['f1']:.3f} | {m.u_exact:.3f} "
+                f"| {m.spurious_per_report:.3f} | {m.missed_per_report:.3f} |"
+                for name, by in dev_sets.items()
+                for v, m in by.items()
+            ],
+            "",
+        ]
     lines += ["## Files", "| file | bytes | sha256 |", "|---|---|---|"]
     lines += [f"| {name} | {v['bytes']} | {v['sha256']} |" for name, v in files.items()]
     lines += [
         "",
         "## Limits",
-        "- Trained from scratch (no pretrained weights reachable); English IU-style reports only.",
+        "- Trained from scratch (no pretrained weights reachable).",
         "- Gives no evidence spans; use the rule labeler for span-level evidence.",
+        "- Trained on English reports from one US hospital network and LLM-written reports; measure it "
+        "on your own archive before trusting it there.",
         "",
     ]
     (out / "MODEL_CARD.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+IU_LICENCE = "CC BY-NC-ND 4.0"
+
+
+def data_statement(training: dict[str, object]) -> dict[str, object]:
+    """What the student was trained on, and the licence that follows for its weights.
+
+    A corpus is named by its path; the IU X-ray reports (`reports.jsonl` at the data root) are
+    CC BY-NC-ND 4.0, so weights trained on them are for non-commercial use; the synthetic set
+    is CC0, so a student trained on it alone carries no such restriction.
+    """
+    members = training.get("members")
+    configs = members if isinstance(members, list) else [training]
+    pairs: list[tuple[str, str]] = []
+    for cfg in configs:
+        if isinstance(cfg, dict):
+            pairs.append((str(cfg.get("reports", "")), str(cfg.get("labels", ""))))
+            more = cast(list[list[str]], cfg.get("corpora") or [])
+            pairs += [(str(r), str(lab)) for r, lab in more]
+    lines, restricted = [], False
+    for reports, labels in dict.fromkeys(pairs):
+        if "synthetic" in Path(reports).parts:
+            lines.append(
+                f"Synthetic multi-setting reports (CC0 1.0, LLM-written): {reports}, labels {labels}."
+            )
+        else:
+            restricted = True
+            lines.append(
+                f"Indiana University chest X-ray reports (Demner-Fushman et al., JAMIA 2016; NLM Open-i; "
+                f"{IU_LICENCE}): {reports}, labels {labels}."
+            )
+    licence = (
+        f"non-commercial: trained on {IU_LICENCE} reports (research use; the code is Apache-2.0)"
+        if restricted
+        else "trained on CC0 data only: no restriction from the training data"
+    )
+    return {"lines": lines, "licence": licence, "non_commercial": restricted}

@@ -260,6 +260,8 @@ def bundle(
             int8=int8,
             fp16=fp16,
             dynamo=dynamo,
+            sections=runs.sections,
+            dev_sets=runs.dev_sets or [],
         )
     except LabelerError as exc:
         say(f"error: {exc}")

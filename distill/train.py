@@ -29,6 +29,7 @@ from distill.tokenizer_train import save_tokenizer, train_tokenizer
 from labeler.batching import run_sorted
 from labeler.decode import logits_to_u
 from labeler.metrics import evaluate
+from labeler.rules.vocab import SectionVocab, load_vocabulary, with_sections
 from labeler.schema import load_schema
 from labeler.tokenize import ReportEncoder, model_text
 
@@ -152,6 +153,7 @@ def _encoder_for(cfg: TrainConfig, train_texts: list[str]) -> ReportEncoder:
     huggingface/tokenizers#1794), so a reproducible run passes a pinned tokenizer file.
     """
     path = cfg.output_dir / "tokenizer.json"
+    vocab = with_sections(run_sections(cfg.output_dir))
     if cfg.tokenizer is not None:
         shutil.copyfile(cfg.tokenizer, path)
     elif cfg.init is not None:
@@ -160,9 +162,21 @@ def _encoder_for(cfg: TrainConfig, train_texts: list[str]) -> ReportEncoder:
         hf = AutoTokenizer.from_pretrained(str(cfg.init), local_files_only=True)
         hf.backend_tokenizer.save(str(path))
     elif not path.exists():
-        corpus = [" ".join(model_text(t)) for t in train_texts]
+        corpus = [" ".join(model_text(t, vocab)) for t in train_texts]
         save_tokenizer(train_tokenizer(corpus, cfg.vocab_size), path)
-    return ReportEncoder.from_file(path, cfg.max_length)
+    return ReportEncoder.from_file(path, cfg.max_length, vocab=vocab)
+
+
+SECTIONS_FILE = "sections.json"
+
+
+def run_sections(output_dir: Path) -> SectionVocab:
+    """The section headers of a run: fixed in the run directory when it starts, so resuming it
+    or bundling it later reads reports exactly as training did, whatever the package has since."""
+    path = output_dir / SECTIONS_FILE
+    if not path.is_file():
+        path.write_text(load_vocabulary().sections.model_dump_json(indent=1), encoding="utf-8")
+    return SectionVocab.model_validate_json(path.read_text(encoding="utf-8"))
 
 
 def train(cfg: TrainConfig) -> dict[str, object]:

@@ -18,16 +18,22 @@ import numpy.typing as npt
 from tokenizers import Tokenizer
 
 from labeler.errors import InvalidInput, ModelLoadError
+from labeler.rules.vocab import Vocabulary, load_vocabulary
 from labeler.sections import labelled_sections
 
 SPECIAL = {"pad": "[PAD]", "cls": "[CLS]", "sep": "[SEP]", "unk": "[UNK]", "mask": "[MASK]"}
 
 
-def model_text(report: str) -> tuple[str, str]:
-    """The (impression, findings) text pair the model reads from a report."""
+def model_text(report: str, vocab: Vocabulary | None = None) -> tuple[str, str]:
+    """The (impression, findings) text pair the model reads from a report.
+
+    Args:
+        report: the report text.
+        vocab: whose section headers split it (a bundle's own; the packaged ones when None).
+    """
     impression: list[str] = []
     findings: list[str] = []
-    for section in labelled_sections(report):
+    for section in labelled_sections(report, vocab):
         body = " ".join(section.text(report).split())
         (impression if section.name == "IMPRESSION" else findings).append(body)
     return " ".join(impression), " ".join(findings)
@@ -46,11 +52,16 @@ class ReportEncoder:
     """A `tokenizers` tokenizer plus the section layout and truncation policy above."""
 
     def __init__(
-        self, tokenizer: Tokenizer, max_length: int = 256, special: dict[str, str] | None = None
+        self,
+        tokenizer: Tokenizer,
+        max_length: int = 256,
+        special: dict[str, str] | None = None,
+        vocab: Vocabulary | None = None,
     ) -> None:
         if max_length < 8:
             raise InvalidInput("max_length must be at least 8")
         self.tokenizer = tokenizer
+        self.vocab = vocab or load_vocabulary()  # its section headers decide what the model reads
         self.tokenizer.no_padding()
         self.tokenizer.no_truncation()
         self.max_length = max_length
@@ -66,7 +77,11 @@ class ReportEncoder:
 
     @classmethod
     def from_file(
-        cls, path: Path, max_length: int = 256, special: dict[str, str] | None = None
+        cls,
+        path: Path,
+        max_length: int = 256,
+        special: dict[str, str] | None = None,
+        vocab: Vocabulary | None = None,
     ) -> ReportEncoder:
         """Load `tokenizer.json`.
 
@@ -77,11 +92,11 @@ class ReportEncoder:
             tok = Tokenizer.from_file(str(path))
         except Exception as exc:  # tokenizers raises a bare Exception on bad files
             raise ModelLoadError(f"cannot load tokenizer {path}: {exc}") from exc
-        return cls(tok, max_length, special)
+        return cls(tok, max_length, special, vocab)
 
     def ids(self, reports: Sequence[str]) -> tuple[list[list[int]], list[int]]:
         """Unpadded ids per report and the number of tokens truncated from each."""
-        pairs = [model_text(r) for r in reports]
+        pairs = [model_text(r, self.vocab) for r in reports]
         flat = [p[0] for p in pairs] + [p[1] for p in pairs]
         enc = self.tokenizer.encode_batch(flat, add_special_tokens=False)
         n = len(reports)

@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from labeler.errors import ModelLoadError
+from labeler.rules.vocab import SectionVocab
 from labeler.schema import Schema, Smoothing
 
 CONFIG_NAME = "labeler_config.json"
@@ -43,6 +44,11 @@ class LabelerConfig(BaseModel):
     smoothing: Smoothing
     files: BundleFiles = Field(default_factory=BundleFiles)
     special_tokens: dict[str, str] = Field(default_factory=dict)
+    sections: SectionVocab | None = Field(
+        default=None,
+        description="the section headers the model was trained with (what it reads); the packaged "
+        "ones for bundles that predate this field",
+    )
     teacher: dict[str, str] = Field(default_factory=dict)
     libraries: dict[str, str] = Field(default_factory=dict)
     training: dict[str, object] = Field(default_factory=dict)

@@ -24,6 +24,7 @@ from labeler.errors import ModelLoadError
 from labeler.model.backend import OnnxBackend, available_providers
 from labeler.model.config import LabelerConfig
 from labeler.records import Report, ReportLabels
+from labeler.rules.vocab import with_sections
 from labeler.schema import Schema, load_schema
 from labeler.sections import has_body
 from labeler.tokenize import ReportEncoder
@@ -114,7 +115,10 @@ class ModelLabeler:
         chosen, filename = choose_file(config, variant, providers)
         backend = OnnxBackend(directory / filename, providers, threads, spin)
         encoder = ReportEncoder.from_file(
-            directory / config.files.tokenizer, config.max_length, config.special_tokens or None
+            directory / config.files.tokenizer,
+            config.max_length,
+            config.special_tokens or None,
+            with_sections(config.sections),
         )
         digest = hashlib.sha256((directory / filename).read_bytes()).hexdigest()[:8]
         return cls(backend, encoder, config, schema, f"model/{chosen}/{digest}", max_chars, batch_size)
@@ -179,7 +183,7 @@ class ModelLabeler:
         out = []
         for report, u, p in zip(reports, logits_to_u(logits, keys), probs, strict=True):
             prob_map = {k: p[i].tolist() for i, k in enumerate(keys)}
-            body = has_body(report.text)
+            body = has_body(report.text, self.encoder.vocab)
             out.append(
                 build_record(report.id, u, self.schema, self.name, None, prob_map, views, mapping, body)
             )

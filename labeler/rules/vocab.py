@@ -162,3 +162,11 @@ def load_vocabulary() -> Vocabulary:
         cues=CueVocab.model_validate(_read("rules/cues.json")),
         sections=SectionVocab.model_validate(_read("sections.json")),
     )
+
+
+def with_sections(sections: SectionVocab | None) -> Vocabulary:
+    """The packaged vocabulary with another section config (a model bundle's own), or as is."""
+    base = load_vocabulary()
+    if sections is None or sections == base.sections:
+        return base
+    return Vocabulary(mentions=base.mentions, cues=base.cues, sections=sections)

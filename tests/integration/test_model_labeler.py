@@ -137,3 +137,23 @@ def test_empty_body_report_mentions_nothing(tiny_bundle):
     assert all(f.u is None for f in rec.findings.values()) and is_empty_body(rec, lab.schema)
     # a remapping keeps it empty
     assert is_empty_body(reassemble(rec, lab.schema, ["chexpert14"], "chexpert"), lab.schema)
+
+
+def test_bundle_section_headers_decide_what_the_model_reads(tiny_bundle):
+    from labeler.model.config import LabelerConfig
+    from labeler.rules.vocab import load_vocabulary
+
+    text = "HISTORY: cough\nREMARKS: Small left pleural effusion."
+    packaged = ModelLabeler.from_bundle(tiny_bundle)
+    # the packaged headers do not know REMARKS: the body is the text after the history line
+    assert (
+        packaged.encoder.ids([text])[0]
+        == packaged.encoder.ids(["FINDINGS: REMARKS: Small left pleural effusion."])[0]
+    )
+    config = LabelerConfig.read(tiny_bundle)
+    sections = load_vocabulary().sections.model_dump()
+    sections["headers"].append({"name": "FINDINGS", "pattern": "remarks"})
+    config.sections = type(load_vocabulary().sections).model_validate(sections)
+    config.write(tiny_bundle)
+    own = ModelLabeler.from_bundle(tiny_bundle)
+    assert own.encoder.ids([text])[0] == own.encoder.ids(["FINDINGS: Small left pleural effusion."])[0]

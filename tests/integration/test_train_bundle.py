@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from distill.bundle import make_bundle
+from distill.bundle import make_bundle, read_runs
 from distill.export import torch_logits
 from distill.student import Student
 from distill.train import TrainConfig, train
@@ -87,10 +87,20 @@ def test_train_resume_bundle_round_trip(tmp_path):
         labels=DATA / "labels/teacher_train.jsonl",
         max_length=128,
         dynamo=False,
+        sections=read_runs([run]).sections,
+        dev_sets=[(DATA / "impressions/reports.jsonl", DATA / "impressions/labels_gold.jsonl")],
     )
     fp32 = next(p for p in result.parity if p.variant == "fp32")
     assert fp32.max_abs_diff <= 1e-4 and fp32.n_reports == 311
     card = json.loads((out / "card.json").read_text())
+    # what the model reads is fixed by the run's own section headers, recorded in the bundle
+    run_sections = json.loads((run / "sections.json").read_text())
+    assert json.loads((out / "labeler_config.json").read_text())["sections"] == run_sections
+    assert set(card["dev_sets"]["impressions"]) == {"fp32", "int8"}
+    assert (
+        card["data"]["non_commercial"]
+        and "Weights licence: non-commercial" in (out / "MODEL_CARD.md").read_text()
+    )
     assert set(card["files"]) >= {
         "model.onnx",
         "model.int8.onnx",

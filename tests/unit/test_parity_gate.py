@@ -24,3 +24,22 @@ def test_gate(variant, diff, agreement, passed):
     assert report.passed is passed
     assert report.to_dict()["passed"] is passed
     assert report.finite is (diff == diff)
+
+
+def test_card_data_statement_names_corpora_and_licence():
+    from distill.bundle import data_statement
+
+    iu = data_statement({"reports": "data/reports.jsonl", "labels": "data/labels/teacher_train.jsonl"})
+    assert iu["non_commercial"] and "non-commercial" in iu["licence"] and "Indiana" in iu["lines"][0]
+    both = data_statement(
+        {
+            "reports": "data/reports.jsonl",
+            "labels": "l.jsonl",
+            "corpora": [["data/synthetic/reports.jsonl", "data/synthetic/labels_train.jsonl"]],
+        }
+    )
+    assert len(both["lines"]) == 2 and "CC0" in both["lines"][1] and both["non_commercial"]
+    syn = data_statement(
+        {"reports": "data/synthetic/reports.jsonl", "labels": "data/synthetic/labels_train.jsonl"}
+    )
+    assert not syn["non_commercial"] and "CC0 data only" in syn["licence"]
