@@ -51,6 +51,15 @@ class OnError(StrEnum):
     fail = "fail"
 
 
+class Variant(StrEnum):
+    """Which file of a model bundle to run."""
+
+    auto = "auto"
+    fp32 = "fp32"
+    int8 = "int8"
+    fp16 = "fp16"
+
+
 class Fmt(StrEnum):
     """Output format."""
 
@@ -58,7 +67,9 @@ class Fmt(StrEnum):
     csv = "csv"
 
 
-def make_labeler(kind: LabelerKind, model: Path | None, max_chars: int = DEFAULT_MAX_CHARS) -> Labeler:
+def make_labeler(
+    kind: LabelerKind, model: Path | None, max_chars: int = DEFAULT_MAX_CHARS, variant: str = "auto"
+) -> Labeler:
     """Build the requested labeler.
 
     Raises:
@@ -70,7 +81,7 @@ def make_labeler(kind: LabelerKind, model: Path | None, max_chars: int = DEFAULT
         return RuleLabeler(max_chars=max_chars)
     from labeler.model.labeler import ModelLabeler
 
-    return ModelLabeler.from_bundle(model or default_bundle(), max_chars=max_chars)
+    return ModelLabeler.from_bundle(model or default_bundle(), variant=variant, max_chars=max_chars)  # type: ignore[arg-type]
 
 
 def _batches(items: Iterator[tuple[int, Report]], size: int) -> Iterator[list[tuple[int, Report]]]:
@@ -103,13 +114,16 @@ def label(
         int, typer.Option(min=1, max=4096, help="reports per labelling call (sorted by length inside)")
     ] = 256,
     max_chars: Annotated[int, typer.Option(min=1)] = DEFAULT_MAX_CHARS,
+    variant: Annotated[
+        Variant, typer.Option(help="model file: auto (int8 on CPU, fp16 on CUDA), fp32, int8, fp16")
+    ] = Variant.auto,
 ) -> None:
     """Label every report of INPUT and write one record per report."""
     views = view or []
     schema = load_schema()
     try:
         check_request([], schema, views, mapping, max_chars)  # fail fast, before a model loads
-        lab = make_labeler(labeler, model, max_chars)
+        lab = make_labeler(labeler, model, max_chars, variant.value)
     except LabelerError as exc:
         say(f"error: {exc}")
         raise typer.Exit(2) from exc

@@ -116,6 +116,7 @@ class Runtime:
 
         model = ModelLabeler.from_bundle(
             s.model,
+            variant=s.variant,
             max_chars=s.max_report_chars,
             batch_size=s.run_batch_size,  # a coalesced call runs length-sorted sub-batches
             threads=s.threads,

@@ -32,6 +32,9 @@ class ServiceSettings(BaseSettings):
     provider: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="ONNX Runtime execution provider: auto = CUDA when onnxruntime-gpu sees a GPU"
     )
+    variant: Literal["auto", "fp32", "int8", "fp16"] = Field(
+        "auto", description="bundle file to run: auto = int8 on CPU, fp16 (else fp32) on CUDA"
+    )
     threads: int | None = Field(
         None, ge=1, description="ONNX Runtime intra-op threads (all cores when unset)"
     )

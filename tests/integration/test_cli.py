@@ -207,3 +207,13 @@ def test_label_counts_reports_without_body(tmp_path):
     assert res.exit_code == 0 and "1 reports had no FINDINGS or IMPRESSION text" in res.output
     recs = [json.loads(line) for line in (tmp_path / "o.jsonl").read_text().splitlines()]
     assert recs[0]["findings"]["no_finding"]["u"] is None and recs[1]["findings"]["no_finding"]["u"] == 3
+
+
+def test_label_variant_picks_the_bundle_file(tmp_path, tiny_bundle, dev_reports):
+    src = write_jsonl(tmp_path / "in.jsonl", [{"id": r["id"], "text": r["text"]} for r in dev_reports[:3]])
+    out = tmp_path / "o.jsonl"
+    res = runner.invoke(
+        app, ["label", str(src), "-o", str(out), "--model", str(tiny_bundle), "--variant", "fp32"]
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads(out.read_text().splitlines()[0])["labeler"].startswith("model/fp32/")
