@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import torch
 from torch import nn
@@ -41,6 +42,13 @@ class Ensemble(nn.Module):
         """Mean member logits, [batch, findings, 8]."""
         logits = [m(input_ids, attention_mask) for m in self.members]
         return torch.stack(logits).mean(dim=0)
+
+    def attend(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean member logits and mean member attention over the tokens."""
+        outs = [cast(Student, m).attend(input_ids, attention_mask) for m in self.members]
+        return torch.stack([o[0] for o in outs]).mean(dim=0), torch.stack([o[1] for o in outs]).mean(dim=0)
 
 
 def load_model(checkpoints: Sequence[Path]) -> nn.Module:

@@ -13,8 +13,10 @@ but upcasts ops that have no fp16 CPU kernel, so it is an estimate of the GPU fi
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -72,9 +74,14 @@ class _Wrapper(torch.nn.Module):
         super().__init__()
         self.student = student
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        logits: torch.Tensor = self.student(input_ids, attention_mask)
-        return logits
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        # two outputs: the logits, and each finding's attention over the tokens (evidence spans)
+        attend = cast(
+            Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]], self.student.attend
+        )
+        return attend(input_ids, attention_mask)
 
 
 def export_onnx(
@@ -112,7 +119,7 @@ def export_onnx(
                 dynamic_shapes=shapes,
                 opset_version=OPSET,
                 input_names=["input_ids", "attention_mask"],
-                output_names=["logits"],
+                output_names=["logits", "attention"],
             )
             assert program is not None
             program.save(str(path))
@@ -121,6 +128,7 @@ def export_onnx(
                 "input_ids": {0: "batch", 1: "sequence"},
                 "attention_mask": {0: "batch", 1: "sequence"},
                 "logits": {0: "batch"},
+                "attention": {0: "batch", 2: "sequence"},
             }
             torch.onnx.export(
                 model,
@@ -129,7 +137,7 @@ def export_onnx(
                 dynamo=False,
                 opset_version=17,
                 input_names=["input_ids", "attention_mask"],
-                output_names=["logits"],
+                output_names=["logits", "attention"],
                 dynamic_axes=axes,
             )
     return path

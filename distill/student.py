@@ -102,6 +102,13 @@ class Student(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Logits of shape [batch, findings, 8]."""
+        return self.attend(input_ids, attention_mask)[0]
+
+    def attend(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits [batch, findings, 8] and each finding's attention over the tokens
+        [batch, findings, length]: where the model looked, the source of its evidence spans."""
         states = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         keys = torch.tanh(self.key(states))
         scores = torch.einsum("blh,fh->bfl", keys, self.query) * self.scale
@@ -109,7 +116,8 @@ class Student(nn.Module):
         scores = scores.masked_fill(attention_mask[:, None, :] == 0, -1e4)
         weights = torch.softmax(scores, dim=-1)
         pooled = torch.einsum("bfl,blh->bfh", weights, states) + states[:, :1, :]
-        return torch.einsum("bfh,fhc->bfc", self.dropout(pooled), self.out_w) + self.out_b
+        logits = torch.einsum("bfh,fhc->bfc", self.dropout(pooled), self.out_w) + self.out_b
+        return logits, weights
 
     def spec(self) -> StudentSpec:
         """The rebuild recipe of this student."""

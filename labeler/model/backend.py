@@ -48,7 +48,13 @@ class OnnxBackend:
         except Exception as exc:  # ORT raises its own Fail/InvalidGraph types, not exported
             raise ModelLoadError(f"cannot load {path}: {exc}") from exc
         self.input_names = [i.name for i in self.session.get_inputs()]
+        self.output_names = [o.name for o in self.session.get_outputs()]
         self.path = path
+
+    @property
+    def has_attention(self) -> bool:
+        """True when the graph also outputs each finding's attention over the tokens (evidence)."""
+        return "attention" in self.output_names
 
     @property
     def provider(self) -> str:
@@ -63,6 +69,25 @@ class OnnxBackend:
         Raises:
             InferenceError: ORT failed on the batch.
         """
+        return self._run(input_ids, attention_mask, ["logits"] if self.has_attention else None)[0]
+
+    def run_with_attention(
+        self, input_ids: npt.NDArray[np.int64], attention_mask: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """Logits and attention [batch, findings, length] (the graph must have the output).
+
+        Raises:
+            InferenceError: ORT failed on the batch.
+        """
+        logits, attention = self._run(input_ids, attention_mask, ["logits", "attention"])
+        return logits, attention
+
+    def _run(
+        self,
+        input_ids: npt.NDArray[np.int64],
+        attention_mask: npt.NDArray[np.int64],
+        outputs: list[str] | None,
+    ) -> list[npt.NDArray[np.float32]]:
         feeds: dict[str, npt.NDArray[np.int64]] = {}
         for name in self.input_names:
             if name == "input_ids":
@@ -74,7 +99,7 @@ class OnnxBackend:
             else:
                 raise InferenceError(f"model has an unexpected input {name!r}")
         try:
-            out = self.session.run(None, feeds)[0]
+            out = self.session.run(outputs, feeds)
         except Exception as exc:
             raise InferenceError(f"inference failed: {exc}") from exc
-        return np.asarray(out, dtype=np.float32)
+        return [np.asarray(o, dtype=np.float32) for o in out]

@@ -2,8 +2,9 @@
 
 Reports are sorted by token length and batched (padding to the longest in each batch, not to
 max_length), run through ONNX Runtime, decoded by argmax over (not mentioned, u -3..+3), and
-turned into records by the same code as the rule labeler. The model gives no character spans,
-so records carry probabilities instead of evidence.
+turned into records by the same code as the rule labeler. Records carry the probabilities and,
+for bundles whose graph outputs the label-wise attention, evidence spans traced from it
+(`labeler.model.evidence`); older bundles give no spans.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ import numpy as np
 
 from labeler.assemble import build_record
 from labeler.base import DEFAULT_MAX_CHARS, check_request
-from labeler.batching import run_sorted
+from labeler.batching import run_sorted, run_sorted_with_rows
 from labeler.decode import logits_to_u, softmax
 from labeler.errors import ModelLoadError
 from labeler.model.backend import OnnxBackend, available_providers
 from labeler.model.config import LabelerConfig
+from labeler.model.evidence import clauses, spans
 from labeler.records import Report, ReportLabels
 from labeler.rules.vocab import with_sections
 from labeler.schema import Schema, load_schema
@@ -67,8 +69,10 @@ class ModelLabeler:
         label_name: str,
         max_chars: int = DEFAULT_MAX_CHARS,
         batch_size: int = 8,
+        evidence: bool = True,
     ) -> None:
         self.backend = backend
+        self.evidence = evidence  # spans from the attention output, when the graph has it
         self.encoder = encoder
         self.config = config
         self.schema = schema
@@ -139,18 +143,23 @@ class ModelLabeler:
         ids, cut = self.encoder.ids(texts)
         return [len(x) for x in ids], cut
 
-    def logits(self, texts: Sequence[str]) -> np.ndarray:
-        """Logits [reports, findings, 8] in input order, run in length-sorted batches."""
+    def _ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Model input ids; how many reports were truncated is logged (counts only: report text
+        never goes to the logs)."""
         ids, cut = self.encoder.ids(texts)
         truncated = sum(1 for c in cut if c)
         if truncated:
-            # counts only: report text never goes to the logs
             log.warning(
                 "%d of %d reports exceeded %d tokens: FINDINGS cut, IMPRESSION kept",
                 truncated,
                 len(ids),
                 self.encoder.max_length,
             )
+        return ids
+
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
+        """Logits [reports, findings, 8] in input order, run in length-sorted batches."""
+        ids = self._ids(texts)
         return run_sorted(ids, self.encoder.pad, self.backend.run, self.batch_size)
 
     def label(
@@ -177,14 +186,32 @@ class ModelLabeler:
         check_request(reports, self.schema, views, mapping, self.max_chars)
         if not reports:
             return []
-        logits = self.logits([r.text for r in reports])
+        texts = [r.text for r in reports]
+        attention: list[np.ndarray] | None = None
+        if self.evidence and self.backend.has_attention:
+            logits, attention = self.logits_and_attention(texts)
+        else:
+            logits = self.logits(texts)
         probs = softmax(logits)
         keys = self.config.findings
         out = []
-        for report, u, p in zip(reports, logits_to_u(logits, keys), probs, strict=True):
+        for n, (report, u, p) in enumerate(zip(reports, logits_to_u(logits, keys), probs, strict=True)):
             prob_map = {k: p[i].tolist() for i, k in enumerate(keys)}
             body = has_body(report.text, self.encoder.vocab)
+            evidence = None
+            if attention is not None and body:
+                found = clauses(self.encoder, report.text)
+                evidence = {
+                    k: spans(report.text, found, attention[n][i])
+                    for i, k in enumerate(keys)
+                    if u.get(k) is not None
+                }
             out.append(
-                build_record(report.id, u, self.schema, self.name, None, prob_map, views, mapping, body)
+                build_record(report.id, u, self.schema, self.name, evidence, prob_map, views, mapping, body)
             )
         return out
+
+    def logits_and_attention(self, texts: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Logits [reports, findings, 8] and, per report, attention [findings, its length]."""
+        ids = self._ids(texts)
+        return run_sorted_with_rows(ids, self.encoder.pad, self.backend.run_with_attention, self.batch_size)

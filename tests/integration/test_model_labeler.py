@@ -157,3 +157,37 @@ def test_bundle_section_headers_decide_what_the_model_reads(tiny_bundle):
     config.write(tiny_bundle)
     own = ModelLabeler.from_bundle(tiny_bundle)
     assert own.encoder.ids([text])[0] == own.encoder.ids(["FINDINGS: Small left pleural effusion."])[0]
+
+
+def test_model_evidence_spans_come_from_the_labelled_sections(tiny_bundle, dev_reports):
+    from labeler.sections import labelled_sections
+
+    lab = ModelLabeler.from_bundle(tiny_bundle)
+    assert lab.backend.has_attention
+    reports = [Report(id=r["id"], text=r["text"]) for r in dev_reports[:20]]
+    for rep, rec in zip(reports, lab.label(reports), strict=True):
+        allowed = [(s.start, s.end) for s in labelled_sections(rep.text)]
+        for key, f in rec.findings.items():
+            if f.u is None or key == "no_finding":
+                assert f.evidence == []
+                continue
+            assert 1 <= len(f.evidence) <= 2
+            for ev in f.evidence:
+                assert rep.text[ev.start : ev.end] == ev.text and ev.text.strip() == ev.text
+                assert ev.section in ("FINDINGS", "IMPRESSION")
+                assert any(lo <= ev.start and ev.end <= hi for lo, hi in allowed)
+    # evidence off: the same labels, no spans
+    quiet = ModelLabeler.from_bundle(tiny_bundle)
+    quiet.evidence = False
+    assert [r.u_map() for r in quiet.label(reports)] == [r.u_map() for r in lab.label(reports)]
+    assert all(not f.evidence for r in quiet.label(reports) for f in r.findings.values())
+
+
+def test_bundle_without_attention_output_still_labels(dev_reports):
+    from labeler.bundles import embedded_bundle
+
+    lab = ModelLabeler.from_bundle(embedded_bundle())
+    if lab.backend.has_attention:
+        pytest.skip("the embedded bundle already has the attention output")
+    [rec] = lab.label([Report(id="a", text=dev_reports[0]["text"])])
+    assert all(not f.evidence for f in rec.findings.values())
