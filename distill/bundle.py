@@ -20,9 +20,12 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import cast
 
+import torch
+
 from distill.data import DevSet, load_reports
 from distill.ensemble import load_model
 from distill.export import ParityReport, convert_fp16, export_onnx, parity, quantize_int8, torch_logits
+from distill.student import Student
 from labeler.errors import InferenceError, InvalidInput
 from labeler.io import read_u_file
 from labeler.metrics import EvalResult, evaluate
@@ -60,6 +63,7 @@ class Runs:
     sections: SectionVocab | None = None
     corpora: list[tuple[Path, Path]] | None = None
     dev_sets: list[tuple[Path, Path]] | None = None
+    special: dict[str, str] | None = None
 
 
 def read_runs(run_dirs: Sequence[Path]) -> Runs:
@@ -101,6 +105,10 @@ def read_runs(run_dirs: Sequence[Path]) -> Runs:
     if len(sections) > 1:
         raise InvalidInput("ensemble members must be trained with the same section headers (sections.json)")
     first = members[0]
+    special_file = run_dirs[0] / "special_tokens.json"
+    init_file = run_dirs[0] / "init.json"
+    if init_file.is_file():
+        first["init_provenance"] = json.loads(init_file.read_text(encoding="utf-8"))
     return Runs(
         [d / "best" for d in run_dirs],
         run_dirs[0] / "tokenizer.json",
@@ -110,6 +118,7 @@ def read_runs(run_dirs: Sequence[Path]) -> Runs:
         SectionVocab.model_validate_json(sections.pop()) if sections else None,
         [(Path(r), Path(lab)) for r, lab in cast(list[list[str]], first.get("corpora") or [])],
         [(Path(r), Path(g)) for r, g in cast(list[list[str]], first.get("dev_sets") or [])],
+        json.loads(special_file.read_text(encoding="utf-8")) if special_file.is_file() else None,
     )
 
 
@@ -157,6 +166,7 @@ def make_bundle(
     dynamo: bool = True,
     sections: SectionVocab | None = None,
     dev_sets: Sequence[tuple[Path, Path]] = (),
+    special: dict[str, str] | None = None,
 ) -> BundleResult:
     """Export, check, evaluate and pack a student checkpoint (or an ensemble of them).
 
@@ -176,6 +186,7 @@ def make_bundle(
         sections: the section headers the run was trained with (the packaged ones when None);
             recorded in the bundle so serving reads reports as training did.
         dev_sets: more (reports, gold) dev sets to score every shipped variant on, for the card.
+        special: the tokenizer's special tokens (a pretrained checkpoint's own; radlabel's when None).
 
     Returns:
         The bundle result.
@@ -197,7 +208,8 @@ def make_bundle(
         encoding="utf-8",
     )
     sections = sections or load_vocabulary().sections
-    encoder = ReportEncoder.from_file(out / "tokenizer.json", max_length, vocab=with_sections(sections))
+    special = special or dict(SPECIAL)
+    encoder = ReportEncoder.from_file(out / "tokenizer.json", max_length, special, with_sections(sections))
     dev = load_reports(reports, "dev")
     gold = {k: v for k, v in read_u_file(dev_gold).items() if k in dev} if dev_gold else {}
     ids = list(gold) or list(dev)
@@ -237,7 +249,8 @@ def make_bundle(
         max_length=max_length,
         smoothing=schema.smoothing,
         files=files,
-        special_tokens=dict(SPECIAL),
+        special_tokens=special,
+        architecture=architecture(student),
         sections=sections,
         teacher=teacher_provenance(labels),
         libraries=library_versions(),
@@ -260,6 +273,13 @@ def make_bundle(
     return BundleResult(out, checks, metrics, notes)
 
 
+def architecture(model: torch.nn.Module) -> str:
+    """The encoder model type of a student (or of an ensemble's first member)."""
+    members = getattr(model, "members", None)
+    first = members[0] if members is not None else model
+    return str(cast(Student, first).architecture)
+
+
 def score(bundle: Path, variant: Variant, dev: DevSet) -> EvalResult:
     """One variant of a bundle scored on one dev set."""
     lab = ModelLabeler.from_bundle(bundle, variant=variant, prefer_gpu=False)
@@ -271,10 +291,16 @@ def _what(training: dict[str, object]) -> str:
     """The card's subject: one student, or an ensemble of n."""
     members = training.get("members")
     if isinstance(members, list) and len(members) > 1:
-        return (
-            f"An ensemble of {len(members)} DeBERTa-v2 students (mean of their logits, one ONNX graph), each"
+        kind = (
+            "DeBERTa-v2 students"
+            if all(not m.get("init") for m in members if isinstance(m, dict))
+            else "students"
         )
-    return "A DeBERTa-v2 student"
+        return f"An ensemble of {len(members)} {kind} (mean of their logits, one ONNX graph), each"
+    init = training.get("init_provenance")
+    if isinstance(init, dict) and init:
+        return f"A student fine-tuned from the pretrained encoder {init.get('source') or init.get('path')}"
+    return "A DeBERTa-v2 student trained from scratch"
 
 
 def write_card(

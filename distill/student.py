@@ -1,4 +1,6 @@
-"""The student: transformers' DeBERTa-v2 encoder plus one 8-class head per finding.
+"""The student: a transformers encoder (DeBERTa-v2 from scratch by default, or any local
+pretrained checkpoint: DeBERTa-v2/v3, BERT/MiniLM, RoBERTa, ELECTRA) plus one 8-class head per
+finding.
 
 Each finding has its own attention query over the token states (label-wise attention, as in
 CAML/LAAT for clinical coding): a finding is usually decided by one phrase of the report, and
@@ -16,7 +18,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from transformers import DebertaV2Config, DebertaV2Model
+from transformers import AutoConfig, AutoModel, DebertaV2Config, DebertaV2Model, PreTrainedModel
 
 N_CLASSES = 8
 
@@ -87,7 +89,7 @@ def encoder_config(size: str, vocab_size: int, max_length: int, pad_id: int) -> 
 class Student(nn.Module):
     """DeBERTa-v2 encoder + label-wise attention heads."""
 
-    def __init__(self, encoder: DebertaV2Model, findings: list[str], n_classes: int = N_CLASSES) -> None:
+    def __init__(self, encoder: PreTrainedModel, findings: list[str], n_classes: int = N_CLASSES) -> None:
         super().__init__()
         self.encoder = encoder
         self.findings = list(findings)
@@ -119,6 +121,11 @@ class Student(nn.Module):
         logits = torch.einsum("bfh,fhc->bfc", self.dropout(pooled), self.out_w) + self.out_b
         return logits, weights
 
+    @property
+    def architecture(self) -> str:
+        """The encoder's model type, e.g. `deberta-v2` or `bert`."""
+        return str(self.encoder.config.model_type)
+
     def spec(self) -> StudentSpec:
         """The rebuild recipe of this student."""
         return StudentSpec(encoder=self.encoder.config.to_dict(), findings=self.findings)
@@ -133,8 +140,9 @@ class Student(nn.Module):
     def load(cls, directory: Path) -> Student:
         """Rebuild a student saved with `save`."""
         spec = StudentSpec(**json.loads((directory / "student.json").read_text(encoding="utf-8")))
-        config = DebertaV2Config.from_dict(spec.encoder)
-        model = cls(DebertaV2Model(config), spec.findings, spec.n_classes)
+        fields = dict(spec.encoder)
+        config = AutoConfig.for_model(str(fields.pop("model_type", "deberta-v2")), **fields)
+        model = cls(AutoModel.from_config(config), spec.findings, spec.n_classes)  # type: ignore[no-untyped-call]
         model.load_state_dict(torch.load(directory / "weights.pt", map_location="cpu", weights_only=True))
         return model
 
@@ -155,13 +163,14 @@ def build_student(
         vocab_size: tokenizer vocabulary size (ignored with `init`).
         max_length: longest input in tokens.
         pad_id: the tokenizer's [PAD] id.
-        init: a local directory holding a DeBERTa-v2/v3 checkpoint.
+        init: a local checkpoint directory of any encoder `AutoModel` knows (DeBERTa-v2/v3,
+            BERT/MiniLM, RoBERTa, ELECTRA, ...); its own tokenizer comes with it.
 
     Returns:
         The student, in float32.
     """
     if init is not None:
-        encoder = DebertaV2Model.from_pretrained(str(init), local_files_only=True)
+        encoder: PreTrainedModel = AutoModel.from_pretrained(str(init), local_files_only=True)
     else:
         encoder = DebertaV2Model(encoder_config(size, vocab_size, max_length, pad_id))
     return Student(encoder.float(), findings)  # type: ignore[no-untyped-call]

@@ -13,17 +13,19 @@ import random
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
-from transformers import get_cosine_schedule_with_warmup
+from transformers import DebertaV2Model, get_cosine_schedule_with_warmup
 
 from distill.augment import add_impression_cuts, add_synthetic, load_sentence_pool
 from distill.data import DevSet, Examples, concat, load_examples, load_reports
 from distill.losses import distillation_loss
 from distill.mlm import pretrain_mlm
+from distill.pretrained import fetch, provenance
 from distill.student import SIZES, Student, build_student
 from distill.tokenizer_train import save_tokenizer, train_tokenizer
 from labeler.batching import run_sorted
@@ -31,7 +33,7 @@ from labeler.decode import logits_to_u
 from labeler.metrics import evaluate
 from labeler.rules.vocab import SectionVocab, load_vocabulary, with_sections
 from labeler.schema import load_schema
-from labeler.tokenize import ReportEncoder, model_text
+from labeler.tokenize import SPECIAL, ReportEncoder, model_text
 
 log = logging.getLogger(__name__)
 
@@ -146,25 +148,51 @@ def predict_logits(
     return run_sorted(ids, encoder.pad, forward, batch_size)
 
 
-def _encoder_for(cfg: TrainConfig, train_texts: list[str]) -> ReportEncoder:
-    """The run's tokenizer: the checkpoint's (--init), a given file, or one trained here.
+SPECIAL_FILE = "special_tokens.json"
+
+
+def _encoder_for(cfg: TrainConfig, train_texts: list[str], init: Path | None) -> ReportEncoder:
+    """The run's tokenizer: the checkpoint's own (with its special tokens), a given file, or
+    one trained here.
 
     The `tokenizers` WordPiece trainer is not deterministic (hash-map order decides ties;
     huggingface/tokenizers#1794), so a reproducible run passes a pinned tokenizer file.
     """
     path = cfg.output_dir / "tokenizer.json"
     vocab = with_sections(run_sections(cfg.output_dir))
+    special = dict(SPECIAL)
     if cfg.tokenizer is not None:
         shutil.copyfile(cfg.tokenizer, path)
-    elif cfg.init is not None:
+    elif init is not None:
         from transformers import AutoTokenizer
 
-        hf = AutoTokenizer.from_pretrained(str(cfg.init), local_files_only=True)
+        hf = AutoTokenizer.from_pretrained(str(init), local_files_only=True)
         hf.backend_tokenizer.save(str(path))
+        names = {
+            "pad": hf.pad_token,
+            "cls": hf.cls_token or hf.bos_token,
+            "sep": hf.sep_token or hf.eos_token,
+        }
+        names |= {"unk": hf.unk_token, "mask": hf.mask_token}
+        special = {k: str(v) for k, v in names.items() if v}
     elif not path.exists():
         corpus = [" ".join(model_text(t, vocab)) for t in train_texts]
         save_tokenizer(train_tokenizer(corpus, cfg.vocab_size), path)
-    return ReportEncoder.from_file(path, cfg.max_length, vocab=vocab)
+    (cfg.output_dir / SPECIAL_FILE).write_text(json.dumps(special, indent=1), encoding="utf-8")
+    return ReportEncoder.from_file(path, cfg.max_length, special, vocab)
+
+
+def resolve_init(cfg: TrainConfig) -> Path | None:
+    """The checkpoint directory of `--init`: a local directory, or a known pretrained encoder
+    (`distill.pretrained.KNOWN`) fetched at training time into `<output_dir>/../.pretrained`.
+    Its provenance goes into the run directory (init.json) and from there onto the card."""
+    if cfg.init is None:
+        return None
+    init = Path(cfg.init)
+    if not init.is_dir():
+        init = fetch(str(cfg.init), cfg.output_dir.parent / ".pretrained")
+    (cfg.output_dir / "init.json").write_text(json.dumps(provenance(init), indent=1), encoding="utf-8")
+    return init
 
 
 SECTIONS_FILE = "sections.json"
@@ -208,7 +236,8 @@ def train(cfg: TrainConfig) -> dict[str, object]:
         examples = Examples(
             examples.ids[: cfg.limit], examples.texts[: cfg.limit], examples.targets[: cfg.limit]
         )
-    encoder = _encoder_for(cfg, examples.texts)
+    init = resolve_init(cfg)
+    encoder = _encoder_for(cfg, examples.texts, init)
     real = examples
     pool = (
         [s for f in label_files for s in load_sentence_pool(f, train_reports, set(real.ids))]
@@ -237,7 +266,7 @@ def train(cfg: TrainConfig) -> dict[str, object]:
         devs.append(DevSet.load(more_reports.parent.name or gold.stem, more_reports, gold, None))
 
     model = build_student(
-        keys, cfg.size, encoder.tokenizer.get_vocab_size(), cfg.max_length, encoder.pad_id, cfg.init
+        keys, cfg.size, encoder.tokenizer.get_vocab_size(), cfg.max_length, encoder.pad_id, init
     ).to(device)
     last = cfg.output_dir / "last"
     state_path = last / "trainer_state.pt"
@@ -275,7 +304,8 @@ def train(cfg: TrainConfig) -> dict[str, object]:
             log.info("run stopped early at epoch %d; nothing to resume", start_epoch - 1)
             start_epoch = cfg.epochs
     elif cfg.mlm_epochs > 0 and cfg.init is None:
-        pretrain_mlm(model.encoder, encoder, ids, cfg.mlm_epochs, cfg.batch_size * 2, 1e-3, cfg.seed, device)
+        scratch = cast(DebertaV2Model, model.encoder)  # from scratch: always the DeBERTa-v2 encoder
+        pretrain_mlm(scratch, encoder, ids, cfg.mlm_epochs, cfg.batch_size * 2, 1e-3, cfg.seed, device)
 
     history = cfg.output_dir / "history.jsonl"
     for epoch in range(start_epoch, cfg.epochs):

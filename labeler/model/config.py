@@ -43,6 +43,9 @@ class LabelerConfig(BaseModel):
     max_length: int = Field(ge=8)
     smoothing: Smoothing
     files: BundleFiles = Field(default_factory=BundleFiles)
+    architecture: str | None = Field(
+        default=None, description="the encoder's model type (deberta-v2, bert, roberta, electra, ...)"
+    )
     special_tokens: dict[str, str] = Field(default_factory=dict)
     sections: SectionVocab | None = Field(
         default=None,
