@@ -240,6 +240,58 @@ def eval_cmd(
         output.write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
 
 
+@app.command("profile")
+def profile_cmd(
+    labels: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="radlabel JSONL or {id,u} lines")
+    ],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="write the profile JSON here")] = None,
+    view: Annotated[list[str] | None, typer.Option(help="also profile a view, e.g. chexpert14")] = None,
+    mapping: Annotated[str, typer.Option(help="status mapping for the status counts")] = "default",
+    png: Annotated[Path | None, typer.Option(help="also draw hedged share and flip rate per finding")] = None,
+) -> None:
+    """The label-noise profile of an archive: hedged share, expected flip rate, not-mentioned share."""
+    from labeler.profile import LabelProfile, profile
+
+    schema = load_schema()
+    try:
+        check_request([], schema, view or [], mapping, DEFAULT_MAX_CHARS)
+        result = profile(read_u_file(labels).values(), schema, view or [], mapping)
+    except LabelerError as exc:
+        say(f"error: {exc}")
+        raise typer.Exit(2) from exc
+    table = Table(title=f"label-noise profile of {labels.name} ({result.reports} reports)")
+    for col in ("label", "mentioned", "hedged share", "expected flip rate", "not mentioned"):
+        table.add_column(col, justify="left" if col == "label" else "right")
+
+    def fmt(x: float | None) -> str:
+        return "-" if x is None else f"{x:.3f}"
+
+    def row(name: str, p: LabelProfile) -> None:
+        shares = (fmt(p.hedged_share), fmt(p.expected_flip_rate), fmt(p.not_mentioned_share))
+        table.add_row(name, str(p.mentioned), *shares)
+
+    for key, p in result.findings.items():
+        row(key, p)
+    for v, labels_ in result.views.items():
+        for name, p in labels_.items():
+            row(f"{v}:{name}", p)
+    row("ALL findings", result.summary)
+    console = Console()
+    console.width = max(console.width, 110)  # label names stay whole on a narrow terminal
+    console.print(table)
+    if output:
+        output.write_text(result.model_dump_json(indent=1), encoding="utf-8")
+    if png:
+        from labeler.profile_chart import draw
+
+        try:
+            draw(result, png)
+        except ImportError as exc:
+            say("error: the chart needs matplotlib: pip install 'radlabel[archive]'")
+            raise typer.Exit(2) from exc
+
+
 # which optional extra each plugin command group needs
 PLUGIN_EXTRAS = {"distill": "train", "serve": "serve", "apikey": "serve"}
 

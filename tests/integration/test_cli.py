@@ -217,3 +217,26 @@ def test_label_variant_picks_the_bundle_file(tmp_path, tiny_bundle, dev_reports)
     )
     assert res.exit_code == 0, res.output
     assert json.loads(out.read_text().splitlines()[0])["labeler"].startswith("model/fp32/")
+
+
+def test_profile_prints_writes_json_and_draws(tmp_path):
+    labels = write_jsonl(
+        tmp_path / "l.jsonl",
+        [
+            {"id": "a", "u": {"pleural_effusion": 3, "pneumothorax": -3}},
+            {"id": "b", "u": {"pleural_effusion": 1}},
+        ],
+    )
+    out, png = tmp_path / "p.json", tmp_path / "p.png"
+    res = runner.invoke(
+        app, ["profile", str(labels), "-o", str(out), "--view", "chexpert14", "--png", str(png)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "pleural_effusion" in res.output and "ALL findings" in res.output
+    prof = json.loads(out.read_text())
+    assert prof["findings"]["pleural_effusion"]["hedged_share"] == 0.5
+    assert prof["findings"]["pleural_effusion"]["expected_flip_rate"] == pytest.approx(0.2915 / 2)
+    assert "Pleural Effusion" in prof["views"]["chexpert14"]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    bad = runner.invoke(app, ["profile", str(labels), "--view", "nope"])
+    assert bad.exit_code == 2 and "unknown view" in bad.output
