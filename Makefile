@@ -28,8 +28,8 @@ demo: $(STAMP)
 	$(BIN)/radlabel eval --pred dev_labels.jsonl --gold data/labels/dev_gold.jsonl
 
 lint: $(STAMP)
-	$(BIN)/ruff check labeler distill service tests
-	$(BIN)/ruff format --check labeler distill service tests
+	$(BIN)/ruff check labeler distill service tests examples
+	$(BIN)/ruff format --check labeler distill service tests examples
 	$(BIN)/mypy labeler distill service
 	$(BIN)/lint-imports
 
