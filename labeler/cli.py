@@ -23,7 +23,7 @@ from tqdm import tqdm
 from labeler.assemble import is_empty_body
 from labeler.base import DEFAULT_MAX_CHARS, Labeler, check_reports, check_request
 from labeler.bundles import default_bundle
-from labeler.errors import LabelerError
+from labeler.errors import InvalidInput, LabelerError
 from labeler.io import LineError, csv_header, csv_row, read_reports, read_u_file, write_jsonl
 from labeler.metrics import EvalResult, evaluate, to_view
 from labeler.records import Report
@@ -290,6 +290,56 @@ def profile_cmd(
         except ImportError as exc:
             say("error: the chart needs matplotlib: pip install 'radlabel[archive]'")
             raise typer.Exit(2) from exc
+
+
+@app.command("label-archive")
+def label_archive(
+    source: Annotated[str, typer.Argument(help="a Parquet/JSONL shard, a directory of them, or a glob")],
+    out_dir: Annotated[Path, typer.Argument(help="where the Parquet manifest shards go")],
+    engine: Annotated[str, typer.Option(help="local (this process) or ray (Ray Data)")] = "local",
+    labeler: Annotated[LabelerKind, typer.Option(help="model (default bundle) or rules")] = LabelerKind.model,
+    model: Annotated[Path | None, typer.Option(help="model bundle directory")] = None,
+    view: Annotated[list[str] | None, typer.Option(help="add a view, e.g. chexpert14")] = None,
+    mapping: Annotated[str, typer.Option(help="status mapping: default or chexpert")] = "default",
+    batch_size: Annotated[int, typer.Option(min=1, max=8192, help="reports per labelling call")] = 256,
+) -> None:
+    """Label an archive into Parquet GLS manifest shards (resumable: finished shards are skipped)."""
+    from labeler.archive import find_shards, label_shard
+
+    views = view or []
+    schema = load_schema()
+    try:
+        check_request([], schema, views, mapping, DEFAULT_MAX_CHARS)
+        shards = find_shards(source)
+        if engine != "local":
+            raise InvalidInput(f"unknown engine {engine!r}: local (ray is not available in this build)")
+        lab = make_labeler(labeler, model)
+    except LabelerError as exc:
+        say(f"error: {exc}")
+        raise typer.Exit(2) from exc
+    out_dir.mkdir(parents=True, exist_ok=True)
+    done = skipped = refused = 0
+    seen: set[str] = set()  # ids across shards: a duplicate is reported, not merged
+    with tqdm(desc="labelling", unit=" reports", disable=None, file=sys.stderr) as bar:
+        for shard in shards:
+            try:
+                counts = label_shard(
+                    lab, shard, out_dir, schema, views, mapping, batch_size, bar.update, seen
+                )
+            except LabelerError as exc:
+                say(f"error: {shard}: {exc}")
+                raise typer.Exit(1) from exc
+            if counts is None:
+                skipped += 1
+            else:
+                done += counts[0]
+                refused += counts[1]
+    say(
+        f"{done} reports labelled into {out_dir} ({len(shards) - skipped} shards"
+        + (f", {skipped} already done" if skipped else "")
+        + (f"; {refused} rows refused, see *.errors.jsonl" if refused else "")
+        + ")"
+    )
 
 
 # which optional extra each plugin command group needs

@@ -73,6 +73,7 @@ class ModelLabeler:
     ) -> None:
         self.backend = backend
         self.evidence = evidence  # spans from the attention output, when the graph has it
+        self.sha256 = ""  # of the model file, set by from_bundle (manifests record it)
         self.encoder = encoder
         self.config = config
         self.schema = schema
@@ -124,8 +125,10 @@ class ModelLabeler:
             config.special_tokens or None,
             with_sections(config.sections),
         )
-        digest = hashlib.sha256((directory / filename).read_bytes()).hexdigest()[:8]
-        return cls(backend, encoder, config, schema, f"model/{chosen}/{digest}", max_chars, batch_size)
+        full = hashlib.sha256((directory / filename).read_bytes()).hexdigest()
+        labeler = cls(backend, encoder, config, schema, f"model/{chosen}/{full[:8]}", max_chars, batch_size)
+        labeler.sha256 = full
+        return labeler
 
     @property
     def name(self) -> str:
