@@ -8,7 +8,6 @@ every file). `labeler` loads it as is. An fp32 export that fails parity is refus
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import platform
@@ -26,6 +25,7 @@ from distill.data import DevSet, load_reports
 from distill.ensemble import load_model
 from distill.export import ParityReport, convert_fp16, export_onnx, parity, quantize_int8, torch_logits
 from distill.student import Student
+from labeler.digest import file_sha256
 from labeler.errors import InferenceError, InvalidInput
 from labeler.io import read_u_file
 from labeler.metrics import EvalResult, evaluate
@@ -133,21 +133,12 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def sha256(path: Path) -> str:
-    """Hex sha256 of a file."""
-    h = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def teacher_provenance(labels: Path) -> dict[str, str]:
     """Name and hash of the teacher label file (and the prompt, when it sits beside data/)."""
-    out = {"labels_file": labels.name, "labels_sha256": sha256(labels)}
+    out = {"labels_file": labels.name, "labels_sha256": file_sha256(labels)}
     prompt = labels.parent.parent / "teacher_prompt.md"
     if prompt.is_file():
-        out["prompt_sha256"] = sha256(prompt)
+        out["prompt_sha256"] = file_sha256(prompt)
         out["prompt_version"] = "v1"
     return out
 
@@ -314,7 +305,7 @@ def write_card(
     """Write card.json and MODEL_CARD.md (with every file's sha256)."""
     dev_sets = dev_sets or {}
     files = {
-        p.name: {"sha256": sha256(p), "bytes": p.stat().st_size}
+        p.name: {"sha256": file_sha256(p), "bytes": p.stat().st_size}
         for p in sorted(out.iterdir())
         if p.is_file() and p.name not in ("card.json", "MODEL_CARD.md")
     }

