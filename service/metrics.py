@@ -68,6 +68,7 @@ class ServiceMetrics:
         )
         self.model = Info("radlabel_model", "the model being served", registry=r)
         self.ready = Gauge("radlabel_ready", "1 when the model is loaded and warmed up", registry=r)
+        self._label_children: dict[tuple[str, str], Counter] = {}
 
     def queued(self, depth: int) -> None:
         """Batcher observer: the queue depth changed."""
@@ -93,5 +94,8 @@ class ServiceMetrics:
         for rec in records:
             for key, lab in rec.findings.items():
                 counts[(key, lab.status)] = counts.get((key, lab.status), 0) + 1
-        for (key, status), n in counts.items():
-            self.labels.labels(finding=key, status=status).inc(n)
+        for pair, n in counts.items():
+            child = self._label_children.get(pair)
+            if child is None:  # labels() takes a lock and builds a key; 18 per report add up
+                child = self._label_children[pair] = self.labels.labels(finding=pair[0], status=pair[1])
+            child.inc(n)
