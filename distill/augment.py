@@ -254,3 +254,60 @@ def add_impression_cuts(
         texts=examples.texts + [t for _, t, _ in cuts],
         targets=np.concatenate([examples.targets, extra]),
     )
+
+
+# Other names the same sections go by, and the layouts exports deliver them in: a student that
+# only saw `FINDINGS:` at the start of a line fails on `Report: ... Conclusion: ...` on one line.
+HEADER_NAMES = {
+    "INDICATION": ["INDICATION", "Clinical history", "HISTORY", "Reason for exam"],
+    "COMPARISON": ["COMPARISON", "Comparison", "PRIOR STUDIES"],
+    "TECHNIQUE": ["TECHNIQUE", "EXAM", "Examination"],
+    "FINDINGS": ["FINDINGS", "Findings", "REPORT", "Report"],
+    "IMPRESSION": ["IMPRESSION", "Impression", "CONCLUSION", "Conclusion", "OPINION", "Comment", "SUMMARY"],
+}
+
+
+def relayout(text: str, rng: random.Random) -> str | None:
+    """The same report with other section names and another layout (labels unchanged).
+
+    Layouts: one line (`INDICATION: ... FINDINGS: ... IMPRESSION: ...`, as CSV exports and HL7
+    feeds give them), headings alone on their line, or headings with a colon on their line. A
+    report without headings is one FINDINGS section and gets a heading. None for an empty one.
+    """
+    sections = [s for s in split_sections(text) if s.name != "UNKNOWN"]
+    if not sections:
+        return None
+    style = rng.choice(["flat", "own_line", "colon"])
+    parts = []
+    for s in sections:
+        body = " ".join(s.text(text).split())
+        name = rng.choice(HEADER_NAMES.get(s.name, [s.name]))
+        if style == "flat":
+            parts.append(f"{name}: {body}")
+        elif style == "own_line":
+            parts.append(f"{name.upper()}\n{body}")
+        else:
+            parts.append(f"{name}: {body}")
+    return (" " if style == "flat" else "\n").join(parts)
+
+
+def add_relayouts(examples: Examples, ratio: float, seed: int) -> Examples:
+    """Append re-headed / re-laid-out copies of up to ratio * len(examples) reports (ids `lay-<id>`)."""
+    rng = random.Random(seed)
+    picks = list(range(len(examples.ids)))
+    rng.shuffle(picks)
+    ids, texts, rows = [], [], []
+    for i in picks:
+        if len(ids) >= int(ratio * len(examples.ids)):
+            break
+        made = relayout(examples.texts[i], rng)
+        if made is None or made == examples.texts[i]:
+            continue
+        ids.append(f"lay-{examples.ids[i]}")
+        texts.append(made)
+        rows.append(examples.targets[i])
+    if not ids:
+        return examples
+    return Examples(
+        examples.ids + ids, examples.texts + texts, np.concatenate([examples.targets, np.stack(rows)])
+    )

@@ -186,6 +186,9 @@ def train(
     cuts: Annotated[
         float, typer.Option(help="impression-only cuts of training reports per real report (0..2)")
     ] = 0.0,
+    relayout: Annotated[
+        float, typer.Option(help="re-headed / one-line copies of training reports per real report (0..2)")
+    ] = 0.0,
 ) -> None:
     """Train (or resume) a student with the distillation loss."""
     from distill.train import TrainConfig
@@ -217,6 +220,7 @@ def train(
             corpora=[_pair(c) for c in corpus or []],
             dev_sets=[_pair(d) for d in dev_set or []],
             cuts=cuts,
+            relayout=relayout,
         )
     except ValueError as exc:
         say(f"error: {exc}")

@@ -21,7 +21,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 from transformers import DebertaV2Model, get_cosine_schedule_with_warmup
 
-from distill.augment import add_impression_cuts, add_synthetic, load_sentence_pool
+from distill.augment import add_impression_cuts, add_relayouts, add_synthetic, load_sentence_pool
 from distill.data import DevSet, Examples, concat, load_examples, load_reports
 from distill.losses import distillation_loss
 from distill.mlm import pretrain_mlm
@@ -72,6 +72,8 @@ class TrainConfig:
     """more (reports.jsonl, gold labels) dev sets; early stopping uses the mean macro-F1 of all"""
     cuts: float = 0.0
     """impression-only cuts of training reports added, per real report (0 = none)"""
+    relayout: float = 0.0
+    """copies of training reports with other section names / one-line layout, per real report"""
 
     def __post_init__(self) -> None:
         self.output_dir = Path(self.output_dir)
@@ -89,8 +91,8 @@ class TrainConfig:
             raise ValueError("give either a tokenizer file or a pretrained checkpoint (--init), not both")
         self.corpora = [(Path(r), Path(lab)) for r, lab in self.corpora]
         self.dev_sets = [(Path(r), Path(g)) for r, g in self.dev_sets]
-        if not 0 <= self.cuts <= 2:
-            raise ValueError("cuts is the ratio of impression-only cuts to real reports, 0..2")
+        if not 0 <= self.cuts <= 2 or not 0 <= self.relayout <= 2:
+            raise ValueError("cuts and relayout are ratios to the real reports, 0..2")
         extra = [p for pair in (*self.corpora, *self.dev_sets) for p in pair]
         for p in (self.reports, self.labels, *([self.tokenizer] if self.tokenizer else []), *extra):
             if not Path(p).is_file():
@@ -246,6 +248,8 @@ def train(cfg: TrainConfig) -> dict[str, object]:
     )
     if cfg.cuts > 0:
         real = add_impression_cuts(real, label_files, train_reports, cfg.cuts, cfg.seed, schema)
+    if cfg.relayout > 0:
+        real = add_relayouts(real, cfg.relayout, cfg.seed)
 
     def epoch_data(epoch: int) -> tuple[list[list[int]], list[int], torch.Tensor]:
         """Token ids, lengths and targets of one epoch: the real reports plus synthetic ones,

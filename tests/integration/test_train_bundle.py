@@ -217,6 +217,7 @@ def test_several_corpora_and_dev_sets_select_by_the_mean(tmp_path):
         augment=0.0,
         mlm_epochs=0,
         cuts=0.5,
+        relayout=0.5,
         labels=tmp_path / "iu.jsonl",
         corpora=[(syn / "reports.jsonl", tmp_path / "syn.jsonl")],
         dev_sets=[(syn / "reports.jsonl", syn / "labels_dev_gold.jsonl")],
@@ -227,5 +228,5 @@ def test_several_corpora_and_dev_sets_select_by_the_mean(tmp_path):
     assert row["selection_score"] == pytest.approx((row["dev_macro_f1"] + row["synthetic_macro_f1"]) / 2)
     saved = json.loads((tmp_path / "run" / "train_config.json").read_text())
     assert saved["corpora"] == [[str(syn / "reports.jsonl"), str(tmp_path / "syn.jsonl")]]
-    with pytest.raises(ValueError, match="cuts"):
+    with pytest.raises(ValueError, match="cuts and relayout"):
         replace(cfg, cuts=5.0)

@@ -125,3 +125,20 @@ def test_impression_cuts_are_added_with_their_own_ids(tmp_path):
     out = add_impression_cuts(ex, [labels], {"r1": {"text": text}}, 1.0, 0, schema)
     assert out.ids == ["r1", "cut-r1"] and out.texts[1] == "IMPRESSION: Cardiomegaly."
     assert np.array_equal(out.targets[1], targets_from_u({"cardiomegaly": 3}, schema))
+
+
+def test_relayout_keeps_what_the_model_reads():
+    import random
+
+    from distill.augment import relayout
+    from labeler.tokenize import model_text
+
+    text = "INDICATION: Cough.\nFINDINGS: Small left pleural effusion.\nIMPRESSION: Possible pneumonia."
+    seen = set()
+    for seed in range(30):
+        made = relayout(text, random.Random(seed))
+        assert made is not None and model_text(made) == model_text(text), made
+        seen.add("\n" in made)
+    assert seen == {True, False}  # one-line and multi-line layouts both occur
+    bare = relayout("No pneumothorax.", random.Random(0))
+    assert bare is not None and model_text(bare) == ("", "No pneumothorax.")
