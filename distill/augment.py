@@ -296,7 +296,9 @@ def add_relayouts(examples: Examples, ratio: float, seed: int) -> Examples:
     rng = random.Random(seed)
     picks = list(range(len(examples.ids)))
     rng.shuffle(picks)
-    ids, texts, rows = [], [], []
+    ids: list[str] = []
+    texts: list[str] = []
+    rows: list[np.ndarray] = []
     for i in picks:
         if len(ids) >= int(ratio * len(examples.ids)):
             break
