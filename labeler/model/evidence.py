@@ -11,8 +11,11 @@ labeler's evidence and go in the same `evidence` field.
 
 from __future__ import annotations
 
+import bisect
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -29,48 +32,61 @@ _SENTENCE_END = re.compile(r"[.;!?\n]")
 
 @dataclass(frozen=True)
 class MappedText:
-    """A normalised model-input string; per character, its offset in the report (-1: a joiner)
-    and the bounds of the report section it came from."""
+    """A normalised model-input string traced to the report: one run per word,
+    (offset in the string, offset in the report, length, section start, section end)."""
 
     text: str
-    origin: list[int]
-    bounds: list[tuple[int, int]]
+    runs: list[tuple[int, int, int, int, int]]
 
-
-def _join(items: list[MappedText]) -> MappedText:
-    text: list[str] = []
-    origin: list[int] = []
-    bounds: list[tuple[int, int]] = []
-    for i, item in enumerate(items):
-        if i:
-            text.append(" ")
-            origin.append(-1)
-            bounds.append((0, 0))
-        text.append(item.text)
-        origin.extend(item.origin)
-        bounds.extend(item.bounds)
-    return MappedText("".join(text), origin, bounds)
+    def locate(self, a: int, b: int) -> tuple[int, int, int, int] | None:
+        """Report offsets and section bounds of string chars [a, b) (one word); None for a joiner."""
+        i = bisect.bisect_right(self.runs, (a, 1 << 62)) - 1
+        if i < 0:
+            return None
+        at, origin, length, lo, hi = self.runs[i]
+        if a >= at + length:
+            return None
+        return origin + (a - at), origin + min(b, at + length) - at, lo, hi
 
 
 def mapped_model_text(report: str, vocab: Vocabulary) -> tuple[MappedText, MappedText]:
-    """`model_text` (impression, findings) with each character traced to the report."""
-    parts: dict[str, list[MappedText]] = {"IMPRESSION": [], "FINDINGS": []}
+    """`model_text` (impression, findings) with each word traced to the report."""
+    texts: dict[str, list[str]] = {"IMPRESSION": [], "FINDINGS": []}
+    runs: dict[str, list[tuple[int, int, int, int, int]]] = {"IMPRESSION": [], "FINDINGS": []}
+    sizes = {"IMPRESSION": 0, "FINDINGS": 0}
     for section in labelled_sections(report, vocab):
-        words = [
-            MappedText(
-                m.group(), list(range(m.start(), m.end())), [(section.start, section.end)] * len(m.group())
-            )
-            for m in re.finditer(r"\S+", report[section.start : section.end])
-        ]
-        words = [MappedText(w.text, [section.start + o for o in w.origin], w.bounds) for w in words]
-        parts["IMPRESSION" if section.name == "IMPRESSION" else "FINDINGS"].append(_join(words))
-    return _join(parts["IMPRESSION"]), _join(parts["FINDINGS"])
+        kind = "IMPRESSION" if section.name == "IMPRESSION" else "FINDINGS"
+        words = [(m.group(), m.start()) for m in re.finditer(r"\S+", report[section.start : section.end])]
+        body = " ".join(w for w, _ in words)
+        if texts[kind]:  # sections of one kind are joined by a space, as model_text does
+            sizes[kind] += 1
+        at = sizes[kind]
+        for word, offset in words:
+            runs[kind].append((at, section.start + offset, len(word), section.start, section.end))
+            at += len(word) + 1
+        texts[kind].append(body)
+        sizes[kind] += len(body)
+    return (
+        MappedText(" ".join(texts["IMPRESSION"]), runs["IMPRESSION"]),
+        MappedText(" ".join(texts["FINDINGS"]), runs["FINDINGS"]),
+    )
 
 
-def _clause(report: str, start: int, end: int, lo: int, hi: int) -> tuple[int, int]:
-    """Widen [start, end) to its sentence within [lo, hi), or to its comma clause when long."""
-    left = max((m.end() for m in _SENTENCE_END.finditer(report, lo, start)), default=lo)
-    right = next((m.start() + 1 for m in _SENTENCE_END.finditer(report, end, hi)), hi)
+def _clause(
+    report: str, start: int, end: int, lo: int, hi: int, stops: list[int] | None = None
+) -> tuple[int, int]:
+    """Widen [start, end) to its sentence within [lo, hi), or to its comma clause when long.
+
+    Args:
+        stops: offsets of the report's sentence terminators, sorted (found here when None;
+            `clauses` finds them once per report instead of once per token).
+    """
+    if stops is None:
+        stops = [m.start() for m in _SENTENCE_END.finditer(report)]
+    before = bisect.bisect_left(stops, start) - 1
+    left = stops[before] + 1 if before >= 0 and stops[before] >= lo else lo
+    after = bisect.bisect_left(stops, end)
+    right = stops[after] + 1 if after < len(stops) and stops[after] < hi else hi
     if right - left > LONG_SENTENCE:
         left = max(left, report.rfind(",", left, start) + 1)
         comma = report.find(",", end, right)
@@ -91,30 +107,38 @@ class Clauses:
     spans: list[tuple[int, int, str]]
 
 
-def clauses(encoder: ReportEncoder, report: str) -> Clauses:
-    """Trace every model input position of a report to its clause (same truncation as `ids`)."""
-    imp, fin = mapped_model_text(report, encoder.vocab)
-    enc_imp, enc_fin = encoder.tokenizer.encode_batch([imp.text, fin.text], add_special_tokens=False)
+def clauses(encoder: ReportEncoder, reports: Sequence[str]) -> list[Clauses]:
+    """Trace every model input position of each report to its clause (same truncation as `ids`)."""
+    mapped = [mapped_model_text(r, encoder.vocab) for r in reports]
+    flat = [m[0].text for m in mapped] + [m[1].text for m in mapped]
+    enc = encoder.tokenizer.encode_batch(flat, add_special_tokens=False)
+    n = len(reports)
+    return [_clauses(encoder, reports[i], mapped[i], enc[i], enc[n + i]) for i in range(n)]
+
+
+def _clauses(
+    encoder: ReportEncoder, report: str, mapped: tuple[MappedText, MappedText], enc_imp: Any, enc_fin: Any
+) -> Clauses:
     budget = encoder.max_length - 3
     k_imp = min(len(enc_imp.ids), budget)
     k_fin = min(len(enc_fin.ids), max(0, budget - k_imp))
     index: dict[tuple[int, int, str], int] = {}
     of_position = [-1]
+    stops = [m.start() for m in _SENTENCE_END.finditer(report)]
 
-    def trace(mapped: MappedText, offsets: list[tuple[int, int]], section: str) -> None:
+    def trace(text: MappedText, offsets: list[tuple[int, int]], section: str) -> None:
         for a, b in offsets:
-            chars = [i for i in range(a, b) if mapped.origin[i] >= 0]
-            if not chars or not any(mapped.text[i].isalnum() for i in chars):  # punctuation: no clause
+            found = text.locate(a, b)
+            if found is None or not any(ch.isalnum() for ch in text.text[a:b]):  # joiner or punctuation
                 of_position.append(-1)
                 continue
-            lo, hi = mapped.bounds[chars[0]]
-            start, end = mapped.origin[chars[0]], mapped.origin[chars[-1]] + 1
-            key = (*_clause(report, start, end, lo, hi), section)
+            start, end, lo, hi = found
+            key = (*_clause(report, start, end, lo, hi, stops), section)
             of_position.append(index.setdefault(key, len(index)))
 
-    trace(imp, enc_imp.offsets[:k_imp], "IMPRESSION")
+    trace(mapped[0], enc_imp.offsets[:k_imp], "IMPRESSION")
     of_position.append(-1)
-    trace(fin, enc_fin.offsets[:k_fin], "FINDINGS")
+    trace(mapped[1], enc_fin.offsets[:k_fin], "FINDINGS")
     of_position.append(-1)
     return Clauses(np.asarray(of_position, dtype=np.int64), list(index))
 

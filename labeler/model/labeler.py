@@ -197,15 +197,15 @@ class ModelLabeler:
             logits = self.logits(texts)
         probs = softmax(logits)
         keys = self.config.findings
+        found = clauses(self.encoder, texts) if attention is not None else None
         out = []
         for n, (report, u, p) in enumerate(zip(reports, logits_to_u(logits, keys), probs, strict=True)):
             prob_map = {k: p[i].tolist() for i, k in enumerate(keys)}
             body = has_body(report.text, self.encoder.vocab)
             evidence = None
-            if attention is not None and body:
-                found = clauses(self.encoder, report.text)
+            if found is not None and attention is not None and body:
                 evidence = {
-                    k: spans(report.text, found, attention[n][i])
+                    k: spans(report.text, found[n], attention[n][i])
                     for i, k in enumerate(keys)
                     if u.get(k) is not None
                 }
