@@ -88,6 +88,7 @@ def serve(
         access_log=False,
         log_config=None,
         timeout_graceful_shutdown=int(settings.drain_timeout_s),
+        timeout_keep_alive=int(settings.keep_alive_s),
     )
     uvicorn.Server(config).run()
 

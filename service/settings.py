@@ -76,6 +76,12 @@ class ServiceSettings(BaseSettings):
     host: str = Field("127.0.0.1", description="bind address; anything but loopback requires API keys")
     port: int = Field(8000, ge=0, le=65535, description="bind port")
     metrics_auth: bool = Field(False, description="require an API key for GET /metrics")
+    keep_alive_s: float = Field(
+        75.0,
+        gt=0,
+        description="idle keep-alive connections are closed after this long (uvicorn's 5 s default races "
+        "clients that reuse a connection just as it closes)",
+    )
     drain_timeout_s: float = Field(
         30.0, ge=0, description="on SIGTERM, how long in-flight requests may finish"
     )

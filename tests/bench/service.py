@@ -54,7 +54,11 @@ async def load(
             i += per_request
             body = {"text": batch[0]} if per_request == 1 else {"reports": [{"text": t} for t in batch]}
             t0 = time.perf_counter()
-            resp = await http.post(url + "/v1/labels", json=body)
+            try:
+                resp = await http.post(url + "/v1/labels", json=body)
+            except httpx.HTTPError:  # a transport error is an error of the run, not a crash
+                errors += 1
+                continue
             latencies.append(time.perf_counter() - t0)
             if resp.status_code == 200:
                 done_reports += per_request
