@@ -19,6 +19,7 @@ from typing import Any
 from labeler.base import Labeler
 from labeler.batcher import DynamicBatcher, TokenCounter, word_counts
 from labeler.errors import LabelerError
+from labeler.model.labeler import ModelLabeler
 from labeler.records import Report
 from labeler.schema import Schema, load_schema
 from service.metrics import ServiceMetrics
@@ -45,21 +46,19 @@ class ModelInfo:
     card: dict[str, Any] = field(default_factory=dict)
 
 
-def _card_summary(bundle: Path, labeler_name: str) -> dict[str, Any]:
-    """Name, sha256 of the served file and dev metrics from a bundle's card.json."""
+def _card_summary(bundle: Path, model: ModelLabeler) -> dict[str, Any]:
+    """The served file, its sha256, and the card's dev metrics and licence for that variant."""
     path = bundle / "card.json"
-    if not path.is_file():
-        return {}
-    card = json.loads(path.read_text(encoding="utf-8"))
-    variant = labeler_name.split("/")[1] if labeler_name.count("/") >= 2 else "fp32"
-    filename = {"fp32": "model.onnx"}.get(variant, f"model.{variant}.onnx")
-    files = card.get("files", {})
+    card = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     return {
         "bundle": bundle.name,
-        "file": filename,
-        "sha256": files.get(filename, {}).get("sha256"),
+        "file": model.backend.path.name,
+        "variant": model.variant,
+        "sha256": model.sha256,
+        "architecture": model.config.architecture,
         "created": card.get("created"),
-        "dev_metrics": _headline(card.get("dev_metrics", {}).get(variant, {})),
+        "licence": card.get("data", {}).get("licence"),
+        "dev_metrics": _headline(card.get("dev_metrics", {}).get(model.variant, {})),
     }
 
 
@@ -112,8 +111,6 @@ class Runtime:
             from labeler.rules.labeler import RuleLabeler
 
             return RuleLabeler(max_chars=s.max_report_chars), word_counts, "cpu", 1
-        from labeler.model.labeler import ModelLabeler
-
         model = ModelLabeler.from_bundle(
             s.model,
             variant=s.variant,
@@ -153,12 +150,8 @@ class Runtime:
             schema=self.schema,
         )
         self.batcher.start()
-        self.info = ModelInfo(
-            labeler.name,
-            provider,
-            threads,
-            _card_summary(s.model, labeler.name) if s.labeler == "model" else {},
-        )
+        card = _card_summary(s.model, labeler) if isinstance(labeler, ModelLabeler) else {}
+        self.info = ModelInfo(labeler.name, provider, threads, card)
         self.metrics.model.info(
             {
                 "model": labeler.name,

@@ -74,6 +74,7 @@ class ModelLabeler:
         self.backend = backend
         self.evidence = evidence  # spans from the attention output, when the graph has it
         self.sha256 = ""  # of the model file, set by from_bundle (manifests record it)
+        self.variant = "fp32"  # which bundle file runs, set by from_bundle
         self.encoder = encoder
         self.config = config
         self.schema = schema
@@ -128,6 +129,7 @@ class ModelLabeler:
         full = file_sha256(directory / filename)
         labeler = cls(backend, encoder, config, schema, f"model/{chosen}/{full[:8]}", max_chars, batch_size)
         labeler.sha256 = full
+        labeler.variant = chosen
         return labeler
 
     @property

@@ -90,6 +90,7 @@ def test_model_endpoint_describes_model_schema_and_limits(server):
     }
     assert body["card"]["sha256"].startswith(body["model"].split("/")[-1])
     assert 0.9 < body["card"]["dev_metrics"]["macro_f1"] < 1
+    assert body["card"]["variant"] == "int8" and "non-commercial" in body["card"]["licence"]
     assert body["smoothing"] == {"k": 0.417, "r0": 1.0}
 
 
