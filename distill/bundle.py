@@ -290,8 +290,8 @@ def _what(training: dict[str, object]) -> str:
         return f"An ensemble of {len(members)} {kind} (mean of their logits, one ONNX graph), each"
     init = training.get("init_provenance")
     if isinstance(init, dict) and init:
-        return f"A student fine-tuned from the pretrained encoder {init.get('source') or init.get('path')}"
-    return "A DeBERTa-v2 student trained from scratch"
+        return f"A student (fine-tuned from the pretrained encoder {init.get('source') or init.get('path')})"
+    return "A DeBERTa-v2 student (trained from scratch)"
 
 
 def write_card(
@@ -388,7 +388,8 @@ def write_card(
         "",
         "## Limits",
         "- Trained from scratch (no pretrained weights reachable).",
-        "- Gives no evidence spans; use the rule labeler for span-level evidence.",
+        "- Evidence spans are the clause of each finding's most-attended token (label-wise attention): "
+        "they show where the model looked, which is not always what decided it.",
         "- Trained on English reports from one US hospital network and LLM-written reports; measure it "
         "on your own archive before trusting it there.",
         "",

@@ -114,7 +114,7 @@ def test_bert_checkpoint_through_train_export_bundle_and_labeler(tmp_path, tiny_
     config = json.loads((out / "labeler_config.json").read_text())
     assert config["architecture"] == "bert" and config["special_tokens"]["cls"] == "[CLS]"
     card = (out / "MODEL_CARD.md").read_text()
-    assert "fine-tuned from the pretrained encoder" in card
+    assert "(fine-tuned from the pretrained encoder" in card
     lab = ModelLabeler.from_bundle(out)
     recs = lab.label([Report(id=r["id"], text=r["text"]) for r in dev_reports[:5]])
     assert len(recs) == 5 and lab.backend.has_attention
