@@ -27,7 +27,7 @@ def test_gate(variant, diff, agreement, passed):
 
 
 def test_card_data_statement_names_corpora_and_licence():
-    from distill.bundle import data_statement
+    from distill.card import data_statement
 
     iu = data_statement({"reports": "data/reports.jsonl", "labels": "data/labels/teacher_train.jsonl"})
     assert iu["non_commercial"] and "non-commercial" in iu["licence"] and "Indiana" in iu["lines"][0]
