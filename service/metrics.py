@@ -11,10 +11,11 @@ from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, disable_created_metrics
 
+from labeler.assemble import is_empty_body
 from labeler.records import ReportLabels
+from labeler.schema import Schema
 
 LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-NO_FINDING = "no_finding"  # the derived label: None only for a report without body text
 BATCH = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
@@ -85,10 +86,10 @@ class ServiceMetrics:
         if truncated:
             self.truncated.inc(truncated)
 
-    def count_labels(self, records: Sequence[ReportLabels]) -> None:
-        """Count emitted labels by finding and status."""
+    def count_labels(self, records: Sequence[ReportLabels], schema: Schema) -> None:
+        """Count emitted labels by finding and status, and reports without body text."""
         counts: dict[tuple[str, str], int] = {}
-        empty = sum(1 for rec in records if rec.findings[NO_FINDING].u is None)
+        empty = sum(1 for rec in records if is_empty_body(rec, schema))
         if empty:
             self.empty.inc(empty)
         for rec in records:

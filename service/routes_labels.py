@@ -103,7 +103,7 @@ async def labels(
     request.state.reports = len(items)
     reports = [Report(id=it.id or str(i), text=it.text) for i, it in enumerate(items)]
     records = await label_or_abandon(runtime, reports, body.view, body.status_mapping, request)
-    metrics.count_labels(records)
+    metrics.count_labels(records, runtime.schema)
     assert runtime.info is not None
     out = LabelResponse(model=runtime.info.name, schema=runtime.schema.version, results=records)
     return Response(

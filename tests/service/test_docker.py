@@ -85,7 +85,7 @@ def test_dashboard_queries_name_metrics_the_service_exports():
     from labeler.assemble import build_record
     from labeler.schema import load_schema
 
-    metrics.count_labels([build_record("x", {"pneumothorax": -3}, load_schema(), "t")])
+    metrics.count_labels([build_record("x", {"pneumothorax": -3}, load_schema(), "t")], load_schema())
     exported = {s.name for fam in metrics.registry.collect() for s in fam.samples}
     dash = json.loads((DOCKER / "grafana" / "dashboards" / "radlabel.json").read_text())
     exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
