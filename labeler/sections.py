@@ -36,6 +36,11 @@ def split_sections(text: str, vocab: Vocabulary | None = None) -> list[Section]:
     section, not labelled. A report whose headers name no labelled section (only an indication,
     say) is read as body apart from its context: the first line (or sentence, when flattened)
     of its last context section stays context, the rest becomes FINDINGS, and so does UNKNOWN.
+    A report with an IMPRESSION but no FINDINGS header (`History: ...` then the findings
+    paragraph, or organ headings such as `Lungs:` that name no section, then `Impression:`) has
+    its body on the lines after the first of its leading text or last context section: those
+    lines become FINDINGS. A one-line history or indication stays context, so an
+    indication + impression report reads as its impression alone.
 
     Args:
         text: the report.
@@ -56,9 +61,31 @@ def split_sections(text: str, vocab: Vocabulary | None = None) -> list[Section]:
         name = vocab.sections.headers[int(group[1:])].name
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
         sections.append(Section(name, m.end(), end))
-    if any(s.name in vocab.sections.labelled for s in sections):
+    if any(s.name == "FINDINGS" for s in sections):
         return sections
+    if any(s.name in vocab.sections.labelled for s in sections):
+        return _body_lines_before_impression(text, sections, vocab)
     return _body_from_context(text, sections, vocab)
+
+
+def _body_lines_before_impression(text: str, sections: list[Section], vocab: Vocabulary) -> list[Section]:
+    """Sections of a report with an IMPRESSION but no FINDINGS: lines after the first of the
+    leading text and of the last context section before the impression are body."""
+    first_labelled = next(i for i, s in enumerate(sections) if s.name in vocab.sections.labelled)
+    lead = [i for i, s in enumerate(sections[:first_labelled]) if s.name == "UNKNOWN"]
+    context = [i for i, s in enumerate(sections[:first_labelled]) if s.name in vocab.sections.context]
+    split = set(lead + context[-1:])
+    out: list[Section] = []
+    for i, s in enumerate(sections):
+        body = text[s.start : s.end]
+        start = len(body) - len(body.lstrip())  # a header alone on its line: its body starts below
+        newline = body.find("\n", start)
+        if i not in split or newline < 0 or not body[newline:].strip():
+            out.append(s)
+            continue
+        out.append(Section(s.name, s.start, s.start + newline))
+        out.append(Section("FINDINGS", s.start + newline, s.end))
+    return out
 
 
 def _body_from_context(text: str, sections: list[Section], vocab: Vocabulary) -> list[Section]:

@@ -23,7 +23,7 @@ import numpy.typing as npt
 from labeler.records import Evidence
 from labeler.rules.vocab import Vocabulary
 from labeler.sections import labelled_sections
-from labeler.tokenize import ReportEncoder
+from labeler.tokenize import ReportEncoder, body_first
 
 SECOND = 0.3
 LONG_SENTENCE = 120
@@ -66,10 +66,11 @@ def mapped_model_text(report: str, vocab: Vocabulary) -> tuple[MappedText, Mappe
             at += len(word) + 1
         texts[kind].append(body)
         sizes[kind] += len(body)
-    return (
-        MappedText(" ".join(texts["IMPRESSION"]), runs["IMPRESSION"]),
-        MappedText(" ".join(texts["FINDINGS"]), runs["FINDINGS"]),
-    )
+    impression = MappedText(" ".join(texts["IMPRESSION"]), runs["IMPRESSION"])
+    findings = MappedText(" ".join(texts["FINDINGS"]), runs["FINDINGS"])
+    if body_first(impression.text, findings.text)[0] != impression.text:  # a lone impression is the body
+        return MappedText("", []), impression
+    return impression, findings
 
 
 def _clause(

@@ -50,3 +50,11 @@ def test_spans_take_the_most_attended_clause_and_a_heavy_second():
     two = spans(report, found, np.array([0.0, 0.2, 0.2, 0.45, 0.0, 0.15, 0.0], dtype=np.float32))
     assert [e.text for e in two] == ["Heart normal.", "Small effusion."]  # in text order
     assert all(e.section == "FINDINGS" for e in two)
+
+
+def test_a_lone_impression_is_traced_from_the_body_slot():
+    report = "INDICATION: cough\nIMPRESSION:  Small   left effusion."
+    imp, fin = mapped_model_text(report, load_vocabulary())
+    assert (imp.text, fin.text) == model_text(report) == ("", "Small left effusion.")
+    start, end, _, _ = fin.locate(fin.text.index("left"), fin.text.index("left") + 4)
+    assert report[start:end] == "left"

@@ -65,3 +65,28 @@ def test_has_body():
     assert not has_body("Clinical history: rule out pneumonia")
     assert not has_body("INDICATION: fever\nFINDINGS:\nIMPRESSION:   ")
     assert has_body("No pneumothorax.")
+
+
+def test_impression_without_findings_header_reads_the_lines_below_the_history_as_body():
+    text = "PA AND LATERAL CHEST\nHistory: cough, fever\nComparison is made with 2019.\n"
+    text += "Lungs: Clear. No effusion.\nHeart: normal size.\nImpression: Normal chest."
+    assert [(s.name, " ".join(s.text(text).split())) for s in split_sections(text)] == [
+        ("UNKNOWN", "PA AND LATERAL CHEST"),
+        ("INDICATION", "cough, fever"),
+        ("FINDINGS", "Comparison is made with 2019. Lungs: Clear. No effusion. Heart: normal size."),
+        ("IMPRESSION", "Normal chest."),
+    ]
+    lead = "Chest two views, 58M smoker.\nThe lungs are hyperinflated.\nCONCLUSION: Emphysema."
+    assert [s.name for s in split_sections(lead)] == ["UNKNOWN", "FINDINGS", "IMPRESSION"]
+
+
+def test_one_line_indication_and_impression_stays_an_impression_alone():
+    text = "INDICATION: Fever. ?pneumonia\nIMPRESSION: No acute disease."
+    assert [s.name for s in split_sections(text)] == ["INDICATION", "IMPRESSION"]
+    assert [s.text(text).strip() for s in labelled_sections(text)] == ["No acute disease."]
+
+
+def test_a_lone_impression_is_read_in_the_body_slot():
+    assert model_text("INDICATION: cough\nIMPRESSION: Small effusion.") == ("", "Small effusion.")
+    assert model_text("FINDINGS: Clear.\nIMPRESSION: Normal.") == ("Normal.", "Clear.")
+    assert model_text("Clear lungs.") == ("", "Clear lungs.")
