@@ -3,7 +3,7 @@ PY      ?= python3.11
 VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
-EXTRAS  ?= train,serve,archive,dev
+EXTRAS  ?= train,serve,archive,ray,dev
 
 .PHONY: install run demo test test-fast test-slow lint model model-iu eval bench bench-service openapi fixture clean
 

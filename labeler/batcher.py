@@ -11,6 +11,12 @@ labeler once. A multi-report request may be spread over several runs; its future
 its last report is done. A cancelled request (client gone) is dropped from the queue before it
 costs a run.
 
+Two lanes: interactive requests and background work (archive jobs). A run holds reports of
+one lane only; interactive reports always head the next run, and background runs are capped
+at `background_batch_size` reports, so an interactive request waits at most for one short
+background run. Background submissions skip the capacity check: their submitter (the job
+worker) keeps only one chunk in the queue at a time.
+
 Every run labels with the default mapping and no views; each request's own views and mapping
 are re-derived from u afterwards (`labeler.assemble.reassemble`), so requests with different
 options still share runs. This module knows no web framework: the service adapts its futures
@@ -58,6 +64,7 @@ class _Request:
     views: tuple[str, ...]
     mapping: str
     remaining: int
+    background: bool = False
 
 
 @dataclass(eq=False)
@@ -84,6 +91,7 @@ class DynamicBatcher:
         max_chars: int = DEFAULT_MAX_CHARS,
         observer: BatchObserver | None = None,
         schema: Schema | None = None,
+        background_batch_size: int | None = None,
     ) -> None:
         """Args:
         labeler: what runs the batches.
@@ -95,6 +103,7 @@ class DynamicBatcher:
         max_chars: the longest report accepted.
         observer: metrics sink.
         schema: the label schema (the packaged one when None).
+        background_batch_size: reports per background run at most (max_batch_size when None).
         """
         if max_batch_size < 1 or max_batch_tokens < 1 or capacity < 1 or max_wait_s < 0:
             raise ValueError("batch size, token budget and capacity must be positive, max wait >= 0")
@@ -107,6 +116,7 @@ class DynamicBatcher:
         self.max_chars = max_chars
         self.observer = observer
         self.schema = schema or load_schema()
+        self.background_batch_size = min(background_batch_size or max_batch_size, max_batch_size)
         self._pending: list[_Item] = []
         self._cond = threading.Condition()
         self._stopping = False
@@ -133,9 +143,17 @@ class DynamicBatcher:
             self._thread.join(timeout)
 
     def submit(
-        self, reports: Sequence[Report], views: Sequence[str] = (), mapping: str = "default"
+        self,
+        reports: Sequence[Report],
+        views: Sequence[str] = (),
+        mapping: str = "default",
+        background: bool = False,
     ) -> Future[list[ReportLabels]]:
         """Queue reports for labelling; the future gives one record per report in input order.
+
+        Args:
+            background: archive work: runs only when no interactive report waits, in runs of
+                at most `background_batch_size`, and is not counted against the capacity.
 
         Raises:
             InvalidInput: empty text, control characters, unknown view or mapping.
@@ -148,15 +166,14 @@ class DynamicBatcher:
             future.set_result([])
             return future
         tokens, cut = self.count_tokens([r.text for r in reports])
-        request = _Request(future, [None] * len(reports), tuple(views), mapping, len(reports))
+        request = _Request(future, [None] * len(reports), tuple(views), mapping, len(reports), background)
         items = [_Item(request, i, r, tokens[i], cut[i] > 0) for i, r in enumerate(reports)]
         with self._cond:
             if self._stopping:
                 raise Overloaded("the labeler is shutting down")
-            if len(self._pending) + len(items) > self.capacity:
-                raise Overloaded(
-                    f"queue full: {len(self._pending)} reports waiting, capacity {self.capacity}"
-                )
+            waiting = sum(1 for it in self._pending if not it.request.background)
+            if not background and waiting + len(items) > self.capacity:
+                raise Overloaded(f"queue full: {waiting} reports waiting, capacity {self.capacity}")
             self._pending.extend(items)
             depth = len(self._pending)
             self._cond.notify()
@@ -171,11 +188,14 @@ class DynamicBatcher:
         if not live:
             self._pending = []
             return []
-        head, rest = live[0], live[1:]
+        interactive = [it for it in live if not it.request.background]
+        lane = interactive or live  # background only when no interactive report waits
+        limit = self.max_batch_size if interactive else self.background_batch_size
+        head, rest = lane[0], lane[1:]
         rest.sort(key=lambda it: (abs(it.tokens - head.tokens), it.enqueued))
         batch, longest = [head], head.tokens
         for it in rest:
-            if len(batch) >= self.max_batch_size:
+            if len(batch) >= limit:
                 break
             width = max(longest, it.tokens)
             if width * (len(batch) + 1) > self.max_batch_tokens:

@@ -16,6 +16,7 @@ from service import errors
 from service.auth import KeyRing
 from service.metrics import ServiceMetrics
 from service.middleware import BodyLimitMiddleware, ObserveMiddleware
+from service.routes_jobs import router as jobs_router
 from service.routes_labels import router as labels_router
 from service.routes_ops import router as ops_router
 from service.runtime import Runtime
@@ -54,10 +55,12 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     app.state.keys = keys
     errors.install(app, lambda code: metrics.failures.labels(error_type=code).inc(), settings.retry_after_s)
     app.include_router(labels_router)
+    app.include_router(jobs_router)
     app.include_router(ops_router)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
+        exempt=["/v1/jobs"],  # archive uploads stream to disk under max_upload_bytes
         on_failure=lambda code: metrics.failures.labels(error_type=code).inc(),
     )
     app.add_middleware(ObserveMiddleware, metrics=metrics)  # outermost: sees every answer

@@ -67,6 +67,10 @@ class ServiceMetrics:
             "reports with no FINDINGS/IMPRESSION text (nothing mentioned, no_finding not derived)",
             registry=r,
         )
+        self.job_rows = Counter(
+            "radlabel_job_rows_total", "archive job rows handled, by outcome", ["outcome"], registry=r
+        )
+        self.jobs = Counter("radlabel_jobs_total", "archive jobs accepted", registry=r)
         self.model = Info("radlabel_model", "the model being served", registry=r)
         self.ready = Gauge("radlabel_ready", "1 when the model is loaded and warmed up", registry=r)
         self._label_children: dict[tuple[str, str], Counter] = {}

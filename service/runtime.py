@@ -2,7 +2,9 @@
 
 Loading a bundle and warming ONNX Runtime takes a while, so the service starts answering
 /healthz at once and loads in a background thread; /readyz and the labelling routes answer 503
-until the warm-up runs are done. Shutdown (after uvicorn has drained in-flight requests) lets
+until the warm-up runs are done. Archive jobs are accepted and stored from the start; their
+worker starts with the batcher and first resumes jobs a restart interrupted. Shutdown (after
+uvicorn has drained in-flight requests) stops the job worker after its current chunk and lets
 the batcher finish what is queued.
 """
 
@@ -22,6 +24,9 @@ from labeler.errors import LabelerError
 from labeler.model.labeler import ModelLabeler
 from labeler.records import Report
 from labeler.schema import Schema, load_schema
+from service.jobfiles import JobFiles
+from service.jobrunner import BackgroundLabeler, JobRunner
+from service.jobstore import JobStore
 from service.metrics import ServiceMetrics
 from service.settings import ServiceSettings
 
@@ -83,6 +88,9 @@ class Runtime:
         self.batcher: DynamicBatcher | None = None
         self.info: ModelInfo | None = None
         self.error: str | None = None
+        self.files: JobFiles | None = None
+        self.store: JobStore | None = None
+        self.jobs: JobRunner | None = None
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -92,7 +100,9 @@ class Runtime:
         return self._ready.is_set()
 
     def start(self) -> None:
-        """Load in the background."""
+        """Open the job store, then load the model in the background."""
+        self.files = JobFiles(self.settings.data_dir)
+        self.store = JobStore(self.files.database)
         self._thread = threading.Thread(target=self._load, name="radlabel-load", daemon=True)
         self._thread.start()
 
@@ -101,9 +111,18 @@ class Runtime:
         return self._ready.wait(timeout)
 
     def stop(self) -> None:
-        """Label what is queued, then stop the worker."""
+        """Stop the job worker after its chunk, label what is queued, then stop the batcher."""
+        if self.jobs is not None:
+            self.jobs.stop(timeout=self.settings.drain_timeout_s)
         if self.batcher is not None:
             self.batcher.stop(timeout=self.settings.drain_timeout_s)
+        if self.store is not None:
+            self.store.close()
+
+    def _count_job_rows(self, labelled: int, refused: int) -> None:
+        self.metrics.job_rows.labels(outcome="labelled").inc(labelled)
+        if refused:
+            self.metrics.job_rows.labels(outcome="refused").inc(refused)
 
     def _build(self) -> tuple[Labeler, TokenCounter, str, int | None]:
         s = self.settings
@@ -148,8 +167,21 @@ class Runtime:
             max_chars=s.max_report_chars,
             observer=self.metrics,
             schema=self.schema,
+            background_batch_size=s.job_batch_size,
         )
         self.batcher.start()
+        assert self.store is not None and self.files is not None
+        self.jobs = JobRunner(
+            self.store,
+            self.files,
+            self.batcher,
+            self.schema,
+            BackgroundLabeler(self.batcher, labeler.name, getattr(labeler, "sha256", "")),
+            chunk_rows=s.job_chunk_rows,
+            max_chars=s.max_report_chars,
+            on_chunk=self._count_job_rows,
+        )
+        self.jobs.start()  # resumes jobs a restart interrupted
         card = _card_summary(s.model, labeler) if isinstance(labeler, ModelLabeler) else {}
         self.info = ModelInfo(labeler.name, provider, threads, card)
         self.metrics.model.info(

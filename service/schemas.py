@@ -101,3 +101,43 @@ class HealthResponse(BaseModel):
     """Liveness or readiness."""
 
     status: Literal["ok", "ready"]
+
+
+JobState = Literal["queued", "running", "done", "failed", "cancelled"]
+ResultFormat = Literal["jsonl", "csv", "parquet"]
+
+
+class JobAccepted(BaseModel):
+    """A stored upload, queued for labelling."""
+
+    id: str
+    state: JobState
+    url: str = Field(description="where to poll the job's status")
+
+
+class JobStatus(BaseModel):
+    """A job's progress. `done` counts input rows handled (labelled or refused) of `total`."""
+
+    id: str
+    state: JobState
+    done: int
+    total: int | None = Field(description="input rows; null until the worker has counted them")
+    labelled: int
+    errors: int = Field(description="rows refused (see /errors); a bad row never fails the job")
+    reports_per_s: float | None = Field(description="rows per second of labelling time")
+    eta_s: float | None = Field(description="seconds left at that rate (null when not running)")
+    created: str
+    started: str | None
+    finished: str | None
+    format: str
+    view: list[str]
+    status_mapping: str
+    input_bytes: int
+    reason: str | None = Field(None, description="why the job failed")
+    results: str = Field(description="results URL (append ?format=jsonl|csv|parquet)")
+
+
+class JobList(BaseModel):
+    """The caller's jobs, newest first."""
+
+    jobs: list[JobStatus]

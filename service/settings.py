@@ -89,6 +89,24 @@ class ServiceSettings(BaseSettings):
         1, ge=1, description="Retry-After seconds sent with 503 when the queue is full"
     )
 
+    data_dir: Path = Field(
+        Path("radlabel-data"),
+        description="archive jobs: the SQLite state, stored uploads and result chunks live here",
+    )
+    max_upload_bytes: int = Field(
+        2 * 1024**3, ge=1024, description="largest archive accepted by POST /v1/jobs (bytes)"
+    )
+    job_chunk_rows: int = Field(
+        256, ge=1, le=100_000, description="input rows per committed chunk of an archive job"
+    )
+    job_batch_size: int = Field(
+        16,
+        ge=1,
+        le=1024,
+        description="reports per background run of an archive job at most: an interactive request "
+        "arriving meanwhile waits for one such run",
+    )
+
     @field_validator("api_keys", mode="before")
     @classmethod
     def _split_keys(cls, v: object) -> object:

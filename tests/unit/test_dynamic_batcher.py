@@ -125,3 +125,41 @@ def test_stop_labels_what_is_queued(model, dev_reports):
     assert len(f.result(timeout=0)) == 5
     with pytest.raises(Overloaded, match="shutting down"):
         b.submit(reports(dev_reports, 1))
+
+
+class Spy:
+    """Wraps a labeler and records the ids of each run, in run order."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.runs: list[list[str]] = []
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    def health(self) -> bool:
+        return True
+
+    def label(self, reports, views=(), mapping="default"):
+        self.runs.append([r.id for r in reports])
+        return self.inner.label(reports, views, mapping)
+
+
+def test_interactive_reports_run_before_queued_background_work_and_never_share_its_runs(
+    model, dev_reports
+):
+    spy = Spy(model)
+    b = DynamicBatcher(spy, model.token_counts, max_batch_size=16, capacity=4, background_batch_size=5)
+    job = b.submit(reports(dev_reports, 23), background=True)  # past the capacity: not counted
+    asked = b.submit(reports(dev_reports, 3, start=30))
+    b.start()
+    wait([job, asked], timeout=30)
+    b.stop()
+    first = spy.runs[0]
+    assert sorted(first) == sorted(r.id for r in asked.result())  # first, and alone
+    assert all(len(run) <= 5 for run in spy.runs[1:]) and sum(map(len, spy.runs[1:])) == 23
+    assert [r.u_map() for r in job.result()] == [r.u_map() for r in model.label(reports(dev_reports, 23))]
+    with pytest.raises(Overloaded):
+        b2 = DynamicBatcher(spy, model.token_counts, capacity=4)
+        b2.submit(reports(dev_reports, 5))

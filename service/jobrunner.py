@@ -1,0 +1,177 @@
+"""The archive-job worker: one thread in the service process that labels stored archives chunk
+by chunk through the same dynamic batcher as the interactive requests.
+
+Sharing: the worker submits one chunk at a time in the batcher's background lane; interactive
+reports always head the next run and never share a run with background reports, and a
+background run holds at most `job_batch_size` reports, so a request arriving while a job runs
+waits for one short run at most (BENCHMARKS.md measures the p99). One job runs at a time;
+others wait queued.
+
+Durability: chunk n is input rows [n * chunk_rows, (n + 1) * chunk_rows), a fixed split of the
+stored input, so a chunk redone after a crash holds the same rows. Its results file is in place
+before its database row commits (`service.jobstore`). On start the worker resumes jobs left
+running: committed chunks are skipped and their ids reloaded for the duplicate check.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from itertools import islice
+from typing import Any
+
+from labeler.archive import label_batch, read_rows
+from labeler.batcher import DynamicBatcher
+from labeler.errors import InvalidInput, Overloaded
+from labeler.records import Report, ReportLabels
+from labeler.schema import Schema
+from service.jobfiles import JobFiles, write_chunk
+from service.jobstore import Job, JobStore
+
+log = logging.getLogger("radlabel.jobs")
+
+
+class BackgroundLabeler:
+    """The batcher's background lane behind the `Labeler` interface `label_batch` expects."""
+
+    def __init__(self, batcher: DynamicBatcher, name: str, sha256: str) -> None:
+        self.batcher = batcher
+        self._name = name
+        self.sha256 = sha256
+
+    @property
+    def name(self) -> str:
+        """The served labeler's name."""
+        return self._name
+
+    def health(self) -> bool:
+        """Always true: the batcher exists only once the labeler is healthy."""
+        return True
+
+    def label(
+        self, reports: Sequence[Report], views: Sequence[str] = (), mapping: str = "default"
+    ) -> list[ReportLabels]:
+        """Label through the background lane and wait."""
+        return self.batcher.submit(reports, views, mapping, background=True).result()
+
+
+def chunks(
+    rows: Iterator[tuple[int, dict[str, Any]]], size: int
+) -> Iterator[list[tuple[int, dict[str, Any]]]]:
+    """Consecutive lists of `size` rows (the last may be shorter)."""
+    while batch := list(islice(rows, size)):
+        yield batch
+
+
+def count_rows(job: Job, files: JobFiles) -> int:
+    """Rows of a stored input, as the chunks will see them (bad rows included)."""
+    path = files.input(job.id, job.format)
+    if job.format == "parquet":
+        import pyarrow.parquet as pq
+
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    return sum(1 for _ in read_rows(path, job.format))
+
+
+class JobRunner:
+    """Runs queued and interrupted jobs, one at a time, in a daemon thread."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        files: JobFiles,
+        batcher: DynamicBatcher,
+        schema: Schema,
+        labeler: BackgroundLabeler,
+        chunk_rows: int,
+        max_chars: int,
+        on_chunk: Any = None,
+    ) -> None:
+        self.store = store
+        self.files = files
+        self.batcher = batcher
+        self.schema = schema
+        self.labeler = labeler
+        self.chunk_rows = chunk_rows
+        self.max_chars = max_chars
+        self.on_chunk = on_chunk
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the worker (it resumes interrupted jobs first)."""
+        self._thread = threading.Thread(target=self._loop, name="radlabel-jobs", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """A job was queued or cancelled."""
+        self._wake.set()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop after the chunk in progress; an unfinished job stays `running` and resumes on restart."""
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            job = self.store.next_runnable()
+            if job is None:
+                self._wake.wait(1.0)
+                self._wake.clear()
+                continue
+            try:
+                self._run(job)
+            except Overloaded:  # the batcher is shutting down: resume on restart
+                return
+            except InvalidInput as exc:
+                self.store.finish(job.id, "failed", str(exc))
+            except OSError as exc:
+                self.store.finish(job.id, "failed", f"storage error: {exc.strerror or exc}")
+            except Exception as exc:  # a bug: fail this job, keep serving the others
+                log.exception("job %s failed", job.id)
+                self.store.finish(job.id, "failed", f"internal error ({type(exc).__name__})")
+
+    def _run(self, job: Job) -> None:
+        path = self.files.input(job.id, job.format)
+        if not path.is_file():
+            raise InvalidInput("the stored input is missing")
+        total = job.total if job.total is not None else count_rows(job, self.files)
+        if not self.store.start(job.id, total):
+            return
+        done: set[int] = set(self.store.committed(job.id))
+        seen = self._labelled_ids(job.id, done)
+        log.info("job %s: %s, %d rows, %d chunks already done", job.id, job.format, total, len(done))
+        for n, rows in enumerate(chunks(read_rows(path, job.format), self.chunk_rows)):
+            if n in done:
+                continue
+            if self._stopping.is_set() or self.store.state(job.id) != "running":
+                return  # shutting down (resumes later) or cancelled
+            started = time.monotonic()
+            result = label_batch(
+                self.labeler, rows, self.schema, job.views, job.mapping, seen, self.max_chars
+            )
+            write_chunk(self.files.chunk(job.id, n), result.table)
+            seconds = time.monotonic() - started
+            self.store.commit_chunk(job.id, n, len(rows), result.table.num_rows, result.errors, seconds)
+            if self.on_chunk is not None:
+                self.on_chunk(result.table.num_rows, len(result.errors))
+        if self.store.finish(job.id, "done"):
+            log.info("job %s: done", job.id)
+
+    def _labelled_ids(self, job_id: str, done: set[int]) -> set[str]:
+        """Ids labelled by committed chunks: a resumed job still reports later duplicates."""
+        import pyarrow.parquet as pq
+
+        seen: set[str] = set()
+        for n in sorted(done):
+            try:
+                ids = pq.read_table(self.files.chunk(job_id, n), columns=["id"]).column("id")
+            except (OSError, ValueError) as exc:  # pyarrow's errors derive from these
+                raise InvalidInput(f"results chunk {n} is unreadable ({exc}); the job cannot resume") from exc
+            seen.update(ids.to_pylist())
+        return seen
