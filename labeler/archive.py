@@ -182,7 +182,7 @@ def label_batch(
         seen: ids already labelled in this archive (duplicates are reported, not merged).
         max_chars: the longest report accepted.
     """
-    good: list[Report] = []
+    valid: list[tuple[int, Report]] = []
     errors: list[dict[str, Any]] = []
     for n, row in rows:
         reason = row.get("__error__")
@@ -191,8 +191,6 @@ def label_batch(
             reason = "missing id"
         elif reason is None and not isinstance(text, str):
             reason = "missing text"
-        elif reason is None and seen is not None and str(rid) in seen:
-            reason = f"duplicate id {rid}"
         if reason is None:
             report = Report(id=str(rid), text=str(text))
             try:
@@ -202,10 +200,20 @@ def label_batch(
         if reason is not None:
             errors.append({"row": n, "id": None if rid is None else str(rid), "reason": reason})
             continue
-        good.append(report)
+        valid.append((n, report))
+    # Every valid row is labelled, duplicates too, and the later copies dropped afterwards: an
+    # int8 model's labels depend slightly on the batch a report runs in (activations are
+    # quantized per batch), so the batch must not depend on what earlier batches or shards held.
+    labelled = labeler.label([r for _, r in valid], views=views, mapping=mapping) if valid else []
+    records = []
+    for (n, report), record in zip(valid, labelled, strict=True):
+        if seen is not None and report.id in seen:
+            errors.append({"row": n, "id": report.id, "reason": f"duplicate id {report.id}"})
+            continue
+        records.append(record)
         if seen is not None:
             seen.add(report.id)
-    records = labeler.label(good, views=views, mapping=mapping) if good else []
+    errors.sort(key=lambda e: int(e["row"]))
     model_sha = getattr(labeler, "sha256", "")
     table = manifest_table(records, schema, views, mapping, labeler.name, model_sha)
     return BatchResult(table, errors)
@@ -261,10 +269,17 @@ def label_shard(
     if batch or not tables:
         flush()
     table = pa.concat_tables(tables)
-    partial = target.with_suffix(".parquet.partial")
-    pq.write_table(table, partial)
     (out_dir / f"{shard.stem}.errors.jsonl").write_text(
         "".join(json.dumps(e) + "\n" for e in errors), encoding="utf-8"
     )
-    partial.rename(target)  # complete: only now does the shard count as done
+    write_table_atomic(table, target)  # complete: only now does the shard count as done
     return table.num_rows, len(errors)
+
+
+def write_table_atomic(table: Any, target: Path) -> None:
+    """Write a Parquet file under a temporary name and rename it: never a partial file as `target`."""
+    import pyarrow.parquet as pq
+
+    partial = target.with_suffix(".parquet.partial")
+    pq.write_table(table, partial)
+    partial.replace(target)

@@ -84,6 +84,14 @@ def label_archive(
     view: Annotated[list[str] | None, typer.Option(help="add a view, e.g. chexpert14")] = None,
     mapping: Annotated[str, typer.Option(help="status mapping: default or chexpert")] = "default",
     batch_size: Annotated[int, typer.Option(min=1, max=8192, help="reports per labelling call")] = 256,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="ray engine: a running cluster (auto, ray://host:10001); local Ray if unset"),
+    ] = None,
+    actors: Annotated[
+        int | None, typer.Option(min=1, help="ray engine: labeller actors (one per GPU, else per 2 CPUs)")
+    ] = None,
+    ray_cpus: Annotated[int | None, typer.Option(min=1, help="ray engine: CPUs of a local Ray")] = None,
 ) -> None:
     """Label an archive into Parquet GLS manifest shards (resumable: finished shards are skipped)."""
     from labeler.archive import find_shards, label_shard
@@ -93,13 +101,41 @@ def label_archive(
     try:
         check_request([], schema, views, mapping, DEFAULT_MAX_CHARS)
         shards = find_shards(source)
-        if engine != "local":
-            raise InvalidInput(f"unknown engine {engine!r}: local (ray is not available in this build)")
-        lab = make_labeler(labeler, model)
+        if engine not in ("local", "ray"):
+            raise InvalidInput(f"unknown engine {engine!r}: local or ray")
+        if model is not None and labeler is LabelerKind.model and not model.is_dir():
+            raise InvalidInput(f"model bundle {model} does not exist")
     except LabelerError as exc:
         say(f"error: {exc}")
         raise typer.Exit(2) from exc
     out_dir.mkdir(parents=True, exist_ok=True)
+    if engine == "ray":
+        from labeler.archive_ray import label_with_ray
+
+        try:
+            done, refused, skipped = label_with_ray(
+                shards,
+                out_dir,
+                labeler.value,
+                model,
+                "auto",
+                views,
+                mapping,
+                batch_size,
+                ray_address,
+                actors,
+                ray_cpus,
+            )
+        except LabelerError as exc:
+            say(f"error: {exc}")
+            raise typer.Exit(2) from exc
+        _summary(done, refused, skipped, len(shards), out_dir)
+        return
+    try:
+        lab = make_labeler(labeler, model)
+    except LabelerError as exc:
+        say(f"error: {exc}")
+        raise typer.Exit(2) from exc
     done = skipped = refused = 0
     seen: set[str] = set()  # ids across shards: a duplicate is reported, not merged
     with tqdm(desc="labelling", unit=" reports", disable=None, file=sys.stderr) as bar:
@@ -116,8 +152,12 @@ def label_archive(
             else:
                 done += counts[0]
                 refused += counts[1]
+    _summary(done, refused, skipped, len(shards), out_dir)
+
+
+def _summary(done: int, refused: int, skipped: int, shards: int, out_dir: Path) -> None:
     say(
-        f"{done} reports labelled into {out_dir} ({len(shards) - skipped} shards"
+        f"{done} reports labelled into {out_dir} ({shards - skipped} shards"
         + (f", {skipped} already done" if skipped else "")
         + (f"; {refused} rows refused, see *.errors.jsonl" if refused else "")
         + ")"

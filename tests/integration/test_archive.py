@@ -71,9 +71,57 @@ def test_label_archive_errors_are_clear(tmp_path):
     res = runner.invoke(
         app, ["label-archive", str(tmp_path / "nothing*"), str(tmp_path / "o"), "--labeler", "rules"]
     )
-    assert res.exit_code == 2 and "no Parquet or JSONL shards" in res.output
+    assert res.exit_code == 2 and "no Parquet, JSONL or CSV shards" in res.output
     (tmp_path / "x.jsonl").write_text('{"id": "1", "text": "No effusion."}\n')
     res = runner.invoke(
         app, ["label-archive", str(tmp_path / "x.jsonl"), str(tmp_path / "o"), "--engine", "spark"]
     )
     assert res.exit_code == 2 and "unknown engine" in res.output
+
+
+def test_ray_engine_in_local_mode_gives_the_local_engines_shards_errors_and_labels(tmp_path, dev_reports):
+    """Ray Data on a local 2-CPU Ray, the shipped default model (int8): every output shard and
+    errors file equals the local engine's, a cross-shard duplicate included; a rerun skips."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src, rows = make_archive(tmp_path, dev_reports)
+    (src / "c.jsonl").write_text(
+        "".join(json.dumps({"id": r["id"], "text": r["text"]}) + "\n" for r in dev_reports[30:60])
+        + json.dumps({"id": rows[2]["id"], "text": "No effusion."})  # also in a.parquet
+        + "\n"
+    )
+    radlabel = str(Path(sys.executable).parent / "radlabel")
+
+    def run(out: Path, *extra: str) -> str:
+        cmd = [
+            radlabel,
+            "label-archive",
+            str(src),
+            str(out),
+            "--view",
+            "chexpert14",
+            "--batch-size",
+            "16",
+            *extra,
+        ]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return " ".join(done.stderr.split())  # the console may wrap long lines
+
+    run(tmp_path / "local")
+    said = run(tmp_path / "ray", "--engine", "ray", "--ray-cpus", "2")
+    assert f"{30 + len(dev_reports[30:60])} reports labelled" in said and "5 rows refused" in said
+    for stem in ("a", "b", "c"):
+        local, ray = (
+            pq.read_table(tmp_path / "local" / f"{stem}.parquet"),
+            pq.read_table(tmp_path / "ray" / f"{stem}.parquet"),
+        )
+        assert local.num_rows > 0 and local.equals(ray) and local.schema.metadata == ray.schema.metadata, stem
+        assert (tmp_path / "local" / f"{stem}.errors.jsonl").read_text() == (
+            tmp_path / "ray" / f"{stem}.errors.jsonl"
+        ).read_text(), stem
+    assert "duplicate id" in (tmp_path / "ray" / "c.errors.jsonl").read_text()
+    again = run(tmp_path / "ray", "--engine", "ray", "--ray-cpus", "2")
+    assert "3 already done" in again
