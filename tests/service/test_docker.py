@@ -41,8 +41,13 @@ def test_dockerfiles_are_multistage_non_root_with_healthcheck_and_copy_what_exis
             "EXPOSE",
             "HEALTHCHECK",
             "ENTRYPOINT",
+            "VOLUME",
         }
         assert words.count("FROM") == 2, f"{name}: not multi-stage"
+        env = " ".join(a for w, a in steps if w == "ENV")
+        assert "RADLABEL_DATA_DIR=/data" in env and ("VOLUME", "/data") in steps, (
+            f"{name}: job data not on a volume"
+        )
         users = [a for w, a in steps if w == "USER"]
         assert users and users[-1] not in ("root", "0")
         assert any(w == "HEALTHCHECK" and "/readyz" in a for w, a in steps)
