@@ -146,9 +146,7 @@ class Spy:
         return self.inner.label(reports, views, mapping)
 
 
-def test_interactive_reports_run_before_queued_background_work_and_never_share_its_runs(
-    model, dev_reports
-):
+def test_interactive_reports_run_before_queued_background_work_and_never_share_its_runs(model, dev_reports):
     spy = Spy(model)
     b = DynamicBatcher(spy, model.token_counts, max_batch_size=16, capacity=4, background_batch_size=5)
     job = b.submit(reports(dev_reports, 23), background=True)  # past the capacity: not counted
