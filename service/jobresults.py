@@ -126,3 +126,18 @@ def job_profile(paths: Iterable[Path], schema: Schema, views: list[str], mapping
                 yield {k: cols[k][i] for k in schema.keys}
 
     return profile(u_maps(), schema, views, mapping)
+
+
+def profile_png(result: NoiseProfile) -> bytes:
+    """The profile's chart (hedged share and flip rate per finding) as PNG bytes.
+
+    Raises:
+        ImportError: matplotlib is not installed (the `archive` extra).
+    """
+    import tempfile
+
+    from labeler.profile_chart import draw
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = draw(result, Path(tmp) / "profile.png")
+        return path.read_bytes()

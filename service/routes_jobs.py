@@ -12,7 +12,7 @@ import asyncio
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -235,14 +235,41 @@ async def job_errors(job_id: str, owner: OwnerDep, jobs: StoresDep) -> Streaming
     return StreamingResponse(lines(), media_type="application/x-ndjson")
 
 
-@router.get("/{job_id}/profile", response_model=NoiseProfile, responses=NOT_FOUND)
-async def job_profile(job_id: str, owner: OwnerDep, jobs: StoresDep, request: Request) -> NoiseProfile:
-    """The label-noise profile of what the job has labelled (hedged share, expected flip rate ...)."""
+@router.get(
+    "/{job_id}/profile",
+    response_model=NoiseProfile,
+    responses={
+        **NOT_FOUND,
+        200: {
+            "content": {"application/json": {}, "image/png": {}},
+            "description": "the profile or its chart",
+        },
+        501: {"model": ErrorResponse, "description": "png asked for, matplotlib not installed"},
+    },
+)
+async def job_profile(
+    job_id: str,
+    owner: OwnerDep,
+    jobs: StoresDep,
+    request: Request,
+    format: Annotated[Literal["json", "png"], Query(description="the numbers, or a chart of them")] = "json",
+) -> Response:
+    """The label-noise profile of what the job has labelled: per finding and view label the counts
+    by u and status, hedged share, expected flip rate and not-mentioned share (or a PNG chart)."""
     store, files = jobs
     job = owned(store, job_id, owner)
     paths = [files.chunk(job.id, n) for n in store.committed(job.id)]
     schema = request.app.state.runtime.schema
-    return await asyncio.to_thread(jobresults.job_profile, paths, schema, job.views, job.mapping)
+    result = await asyncio.to_thread(jobresults.job_profile, paths, schema, job.views, job.mapping)
+    if format == "json":
+        return Response(result.model_dump_json(), media_type="application/json")
+    try:
+        png = await asyncio.to_thread(jobresults.profile_png, result)
+    except ImportError as exc:
+        raise ApiError(
+            501, "not_installed", "the chart needs matplotlib: pip install 'radlabel[archive]'"
+        ) from exc
+    return Response(png, media_type="image/png")
 
 
 @router.delete(

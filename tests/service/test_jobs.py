@@ -308,6 +308,8 @@ def test_noise_profile_of_a_hand_computed_archive(tmp_path):
         job_id = submit(srv, jsonl_bytes(rows), "application/x-ndjson", view="chexpert14")
         assert wait_done(srv, job_id, A)["state"] == "done"
         prof = httpx.get(f"{srv.url}/v1/jobs/{job_id}/profile", headers=A).json()
+        chart = httpx.get(f"{srv.url}/v1/jobs/{job_id}/profile", params={"format": "png"}, headers=A)
+        assert chart.headers["content-type"] == "image/png" and chart.content.startswith(b"\x89PNG")
     finally:
         srv.terminate()
     k = 0.417  # LABELS.md: r = 1 - k|u|; flip mass = max(0, r/2)
