@@ -9,6 +9,8 @@ are padded to their longest member, not to max_length: IU reports average ~50 to
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +54,15 @@ def body_first(impression: str, findings: str) -> tuple[str, str]:
 
 
 @dataclass(frozen=True)
+class Encoded:
+    """One model-input text's tokens: ids and character offsets in that text (compact arrays)."""
+
+    ids: npt.NDArray[np.int32]
+    offsets: npt.NDArray[np.int32]
+    """[tokens, 2] start and end in the text"""
+
+
+@dataclass(frozen=True)
 class Batch:
     """Padded model inputs and how many tokens each report lost to truncation."""
 
@@ -82,6 +93,12 @@ class ReportEncoder:
         absent = [names[k] for k in ("pad", "cls", "sep") if ids.get(k) is None]
         if absent:
             raise ModelLoadError(f"tokenizer lacks special tokens {absent}")
+        # A served report is encoded up to three times (the batcher's length count, the model
+        # input, the evidence offsets); the cache makes that one tokenizer call. Keyed by text,
+        # bounded, shared by the threads that submit and the one that runs.
+        self._cache: OrderedDict[str, tuple[Encoded, Encoded]] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self.cache_size = 2048
         self.pad_id = int(ids["pad"])  # type: ignore[arg-type]
         self.cls_id = int(ids["cls"])  # type: ignore[arg-type]
         self.sep_id = int(ids["sep"])  # type: ignore[arg-type]
@@ -106,16 +123,32 @@ class ReportEncoder:
             raise ModelLoadError(f"cannot load tokenizer {path}: {exc}") from exc
         return cls(tok, max_length, special, vocab)
 
+    def encodings(self, reports: Sequence[str]) -> list[tuple[Encoded, Encoded]]:
+        """(impression, findings) tokens of each report's `model_text`, untruncated."""
+        with self._cache_lock:
+            found = {r: self._cache[r] for r in reports if r in self._cache}
+            for r in found:
+                self._cache.move_to_end(r)
+        missing = list(dict.fromkeys(r for r in reports if r not in found))
+        if missing:
+            pairs = [model_text(r, self.vocab) for r in missing]
+            flat = [p[0] for p in pairs] + [p[1] for p in pairs]
+            enc = self.tokenizer.encode_batch(flat, add_special_tokens=False)
+            n = len(missing)
+            made = {r: (_compact(enc[i]), _compact(enc[n + i])) for i, r in enumerate(missing)}
+            found.update(made)
+            with self._cache_lock:
+                self._cache.update(made)
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+        return [found[r] for r in reports]
+
     def ids(self, reports: Sequence[str]) -> tuple[list[list[int]], list[int]]:
         """Unpadded ids per report and the number of tokens truncated from each."""
-        pairs = [model_text(r, self.vocab) for r in reports]
-        flat = [p[0] for p in pairs] + [p[1] for p in pairs]
-        enc = self.tokenizer.encode_batch(flat, add_special_tokens=False)
-        n = len(reports)
         out, cut = [], []
         budget = self.max_length - 3
-        for i in range(n):
-            imp, fin = enc[i].ids, enc[n + i].ids
+        for enc_imp, enc_fin in self.encodings(reports):
+            imp, fin = enc_imp.ids.tolist(), enc_fin.ids.tolist()
             keep_imp = imp[:budget]
             keep_fin = fin[: max(0, budget - len(keep_imp))]
             cut.append(len(imp) + len(fin) - len(keep_imp) - len(keep_fin))
@@ -137,3 +170,10 @@ class ReportEncoder:
         ids, cut = self.ids(reports)
         input_ids, mask = self.pad(ids)
         return Batch(input_ids, mask, cut)
+
+
+def _compact(encoding: object) -> Encoded:
+    """A tokenizers Encoding as two small arrays (it holds tokens, words and more besides)."""
+    ids = np.asarray(encoding.ids, dtype=np.int32)  # type: ignore[attr-defined]
+    offsets = np.asarray(encoding.offsets, dtype=np.int32).reshape(-1, 2)  # type: ignore[attr-defined]
+    return Encoded(ids, offsets)

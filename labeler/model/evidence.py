@@ -111,10 +111,8 @@ class Clauses:
 def clauses(encoder: ReportEncoder, reports: Sequence[str]) -> list[Clauses]:
     """Trace every model input position of each report to its clause (same truncation as `ids`)."""
     mapped = [mapped_model_text(r, encoder.vocab) for r in reports]
-    flat = [m[0].text for m in mapped] + [m[1].text for m in mapped]
-    enc = encoder.tokenizer.encode_batch(flat, add_special_tokens=False)
-    n = len(reports)
-    return [_clauses(encoder, reports[i], mapped[i], enc[i], enc[n + i]) for i in range(n)]
+    enc = encoder.encodings(reports)  # the mapped texts are model_text's: the same tokens
+    return [_clauses(encoder, reports[i], mapped[i], *enc[i]) for i in range(len(reports))]
 
 
 def _clauses(
@@ -137,9 +135,9 @@ def _clauses(
             key = (*_clause(report, start, end, lo, hi, stops), section)
             of_position.append(index.setdefault(key, len(index)))
 
-    trace(mapped[0], enc_imp.offsets[:k_imp], "IMPRESSION")
+    trace(mapped[0], enc_imp.offsets[:k_imp].tolist(), "IMPRESSION")
     of_position.append(-1)
-    trace(mapped[1], enc_fin.offsets[:k_fin], "FINDINGS")
+    trace(mapped[1], enc_fin.offsets[:k_fin].tolist(), "FINDINGS")
     of_position.append(-1)
     return Clauses(np.asarray(of_position, dtype=np.int64), list(index))
 
