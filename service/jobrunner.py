@@ -9,8 +9,9 @@ others wait queued.
 
 Durability: chunk n is input rows [n * chunk_rows, (n + 1) * chunk_rows), a fixed split of the
 stored input, so a chunk redone after a crash holds the same rows. Its results file is in place
-before its database row commits (`service.jobstore`). On start the worker resumes jobs left
-running: committed chunks are skipped and their ids reloaded for the duplicate check.
+before its database row commits (`service.jobstore`), together with its labelled ids, which
+the duplicate check of later chunks queries. On start the worker resumes jobs left running:
+committed chunks are checked readable and skipped.
 """
 
 from __future__ import annotations
@@ -144,7 +145,7 @@ class JobRunner:
         if not self.store.start(job.id, total):
             return
         done: set[int] = set(self.store.committed(job.id))
-        seen = self._labelled_ids(job.id, done)
+        self._check_chunks(job.id, done)
         log.info("job %s: %s, %d rows, %d chunks already done", job.id, job.format, total, len(done))
         for n, rows in enumerate(chunks(read_rows(path, job.format), self.chunk_rows)):
             if n in done:
@@ -152,26 +153,25 @@ class JobRunner:
             if self._stopping.is_set() or self.store.state(job.id) != "running":
                 return  # shutting down (resumes later) or cancelled
             started = time.monotonic()
+            seen = self.store.known_ids(job.id, [str(r["id"]) for _, r in rows if r.get("id") is not None])
             result = label_batch(
                 self.labeler, rows, self.schema, job.views, job.mapping, seen, self.max_chars
             )
             write_chunk(self.files.chunk(job.id, n), result.table)
             seconds = time.monotonic() - started
-            self.store.commit_chunk(job.id, n, len(rows), result.table.num_rows, result.errors, seconds)
+            ids = result.table.column("id").to_pylist()
+            self.store.commit_chunk(job.id, n, len(rows), ids, result.errors, seconds)
             if self.on_chunk is not None:
                 self.on_chunk(result.table.num_rows, len(result.errors))
         if self.store.finish(job.id, "done"):
             log.info("job %s: done", job.id)
 
-    def _labelled_ids(self, job_id: str, done: set[int]) -> set[str]:
-        """Ids labelled by committed chunks: a resumed job still reports later duplicates."""
+    def _check_chunks(self, job_id: str, done: set[int]) -> None:
+        """Every committed chunk's file is there and readable, or the job cannot resume."""
         import pyarrow.parquet as pq
 
-        seen: set[str] = set()
         for n in sorted(done):
             try:
-                ids = pq.read_table(self.files.chunk(job_id, n), columns=["id"]).column("id")
+                pq.read_metadata(self.files.chunk(job_id, n))
             except (OSError, ValueError) as exc:  # pyarrow's errors derive from these
                 raise InvalidInput(f"results chunk {n} is unreadable ({exc}); the job cannot resume") from exc
-            seen.update(ids.to_pylist())
-        return seen

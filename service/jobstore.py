@@ -1,11 +1,12 @@
 """Durable state of archive jobs: one SQLite file (WAL mode) beside the stored inputs and chunks.
 
-A job is a row in `jobs`; its progress is a row per committed chunk in `chunks` and its refused
-input rows are rows in `errors`. The worker writes a chunk's results file first (temporary
-name, fsync, rename) and only then commits the chunk row and its errors in one transaction, so
-after a crash a chunk is either fully counted or redone from the input: every input row ends up
-in the results exactly once. `synchronous=FULL` makes a commit survive power loss, not only a
-killed process.
+A job is a row in `jobs`; its progress is a row per committed chunk in `chunks`, its refused
+input rows are rows in `errors`, and the ids it labelled are rows in `ids` (the duplicate check
+lives on disk, so memory stays flat however large the archive). The worker writes a chunk's
+results file first (temporary name, fsync, rename) and only then commits the chunk row, its ids
+and its errors in one transaction, so after a crash a chunk is either fully counted or redone
+from the input: every input row ends up in the results exactly once. `synchronous=FULL` makes a
+commit survive power loss, not only a killed process.
 """
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ CREATE TABLE IF NOT EXISTS errors (
     reason TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS errors_job ON errors(job, line);
+CREATE TABLE IF NOT EXISTS ids (
+    job TEXT NOT NULL,
+    rid TEXT NOT NULL,
+    PRIMARY KEY (job, rid)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS jobs_owner ON jobs(owner, created);
 """
 
@@ -198,15 +204,39 @@ class JobStore:
             )
             return cur.rowcount == 1
 
+    def known_ids(self, job_id: str, ids: Sequence[str]) -> set[str]:
+        """Which of these report ids the job has labelled in committed chunks (the duplicate
+        check lives on disk, so a 10^7-report job does not hold its ids in memory)."""
+        found: set[str] = set()
+        unique = list(dict.fromkeys(ids))
+        with self._lock:
+            for i in range(0, len(unique), 900):
+                part = unique[i : i + 900]
+                marks = ",".join("?" * len(part))
+                rows = self._db.execute(
+                    f"SELECT rid FROM ids WHERE job = ? AND rid IN ({marks})",  # noqa: S608 (placeholders only)
+                    (job_id, *part),
+                ).fetchall()
+                found.update(r["rid"] for r in rows)
+        return found
+
     def commit_chunk(
-        self, job_id: str, n: int, rows: int, labelled: int, errors: Sequence[dict[str, Any]], seconds: float
+        self,
+        job_id: str,
+        n: int,
+        rows: int,
+        labelled: Sequence[str],
+        errors: Sequence[dict[str, Any]],
+        seconds: float,
     ) -> None:
-        """Count a chunk whose results file is in place, with its refused rows, atomically."""
+        """Count a chunk whose results file is in place, with its labelled ids and refused rows,
+        in one transaction."""
         with self._tx() as db:
+            db.executemany("INSERT INTO ids (job, rid) VALUES (?, ?)", [(job_id, r) for r in labelled])
             db.execute(
                 "INSERT INTO chunks (job, n, rows, labelled, errors, seconds, committed) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (job_id, n, rows, labelled, len(errors), seconds, time.time()),
+                (job_id, n, rows, len(labelled), len(errors), seconds, time.time()),
             )
             db.executemany(
                 "INSERT INTO errors (job, line, report_id, reason) VALUES (?, ?, ?, ?)",
