@@ -79,7 +79,8 @@ def build_labeler(kind: str, model: str | None, variant: str, gpu: bool, threads
     from labeler.model.labeler import ModelLabeler
 
     bundle = Path(model) if model else default_bundle()
-    return ModelLabeler.from_bundle(bundle, variant=variant, prefer_gpu=gpu, threads=threads)  # type: ignore[arg-type]
+    labeler = ModelLabeler.from_bundle(bundle, variant=variant, prefer_gpu=gpu, threads=threads)  # type: ignore[arg-type]
+    return labeler.without_evidence()  # a manifest keeps u, not spans
 
 
 def label_with_ray(

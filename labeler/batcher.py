@@ -92,6 +92,7 @@ class DynamicBatcher:
         observer: BatchObserver | None = None,
         schema: Schema | None = None,
         background_batch_size: int | None = None,
+        background_labeler: Labeler | None = None,
     ) -> None:
         """Args:
         labeler: what runs the batches.
@@ -104,6 +105,8 @@ class DynamicBatcher:
         observer: metrics sink.
         schema: the label schema (the packaged one when None).
         background_batch_size: reports per background run at most (max_batch_size when None).
+        background_labeler: what runs background batches (`labeler` when None), e.g. the
+            same model without evidence spans, which archive results do not keep.
         """
         if max_batch_size < 1 or max_batch_tokens < 1 or capacity < 1 or max_wait_s < 0:
             raise ValueError("batch size, token budget and capacity must be positive, max wait >= 0")
@@ -117,6 +120,7 @@ class DynamicBatcher:
         self.observer = observer
         self.schema = schema or load_schema()
         self.background_batch_size = min(background_batch_size or max_batch_size, max_batch_size)
+        self.background_labeler = background_labeler or labeler
         self._pending: list[_Item] = []
         self._cond = threading.Condition()
         self._stopping = False
@@ -240,8 +244,9 @@ class DynamicBatcher:
     def _run(self, batch: list[_Item]) -> None:
         started = time.monotonic()
         waits = [started - it.enqueued for it in batch]
+        labeler = self.background_labeler if batch[0].request.background else self.labeler
         try:
-            records = self.labeler.label([it.report for it in batch])
+            records = labeler.label([it.report for it in batch])
         except Exception as exc:  # LabelerError or a bug: fail these requests, keep the worker
             self._fail(batch, exc)
             return

@@ -133,6 +133,11 @@ def label_archive(
         return
     try:
         lab = make_labeler(labeler, model)
+        if labeler is LabelerKind.model:
+            from labeler.model.labeler import ModelLabeler
+
+            assert isinstance(lab, ModelLabeler)
+            lab = lab.without_evidence()  # a manifest keeps u, not spans
     except LabelerError as exc:
         say(f"error: {exc}")
         raise typer.Exit(2) from exc

@@ -168,6 +168,7 @@ class Runtime:
             observer=self.metrics,
             schema=self.schema,
             background_batch_size=s.job_batch_size,
+            background_labeler=labeler.without_evidence() if isinstance(labeler, ModelLabeler) else None,
         )
         self.batcher.start()
         assert self.store is not None and self.files is not None

@@ -9,6 +9,7 @@ for bundles whose graph outputs the label-wise attention, evidence spans traced 
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -131,6 +132,16 @@ class ModelLabeler:
         labeler.sha256 = full
         labeler.variant = chosen
         return labeler
+
+    def without_evidence(self) -> ModelLabeler:
+        """The same model (one session, one tokenizer) labelling without evidence spans.
+
+        Archive labelling keeps u, not spans (a GLS manifest has no place for them), and tracing
+        spans costs about a fifth of a report's labelling time; the labels are the same.
+        """
+        twin = copy.copy(self)
+        twin.evidence = False
+        return twin
 
     @property
     def name(self) -> str:

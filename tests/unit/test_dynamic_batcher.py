@@ -147,17 +147,26 @@ class Spy:
 
 
 def test_interactive_reports_run_before_queued_background_work_and_never_share_its_runs(model, dev_reports):
-    spy = Spy(model)
-    b = DynamicBatcher(spy, model.token_counts, max_batch_size=16, capacity=4, background_batch_size=5)
+    spy, bg = Spy(model), Spy(model.without_evidence())
+    b = DynamicBatcher(
+        spy, model.token_counts, max_batch_size=16, capacity=4, background_batch_size=5, background_labeler=bg
+    )
     job = b.submit(reports(dev_reports, 23), background=True)  # past the capacity: not counted
     asked = b.submit(reports(dev_reports, 3, start=30))
     b.start()
     wait([job, asked], timeout=30)
     b.stop()
-    first = spy.runs[0]
-    assert sorted(first) == sorted(r.id for r in asked.result())  # first, and alone
-    assert all(len(run) <= 5 for run in spy.runs[1:]) and sum(map(len, spy.runs[1:])) == 23
+    assert len(spy.runs) == 1 and sorted(spy.runs[0]) == sorted(r.id for r in asked.result())
+    assert all(len(run) <= 5 for run in bg.runs) and sum(map(len, bg.runs)) == 23
     assert [r.u_map() for r in job.result()] == [r.u_map() for r in model.label(reports(dev_reports, 23))]
     with pytest.raises(Overloaded):
         b2 = DynamicBatcher(spy, model.token_counts, capacity=4)
         b2.submit(reports(dev_reports, 5))
+
+
+def test_without_evidence_gives_the_same_labels_and_no_spans(model, dev_reports):
+    batch = reports(dev_reports, 12)
+    full, bare = model.label(batch), model.without_evidence().label(batch)
+    assert [r.u_map() for r in full] == [r.u_map() for r in bare]
+    assert any(f.evidence for r in full for f in r.findings.values())
+    assert not any(f.evidence for r in bare for f in r.findings.values()) and model.evidence
