@@ -113,8 +113,9 @@ def main() -> None:
         archive = tmp / "archive.jsonl"
         out["archive_mb"] = write_archive(archive, args.reports, pool) / 1e6
 
-        # 1. raw labeler, batches of 256 as label-archive calls it
-        lab = ModelLabeler.from_bundle(embedded_bundle(), variant="int8")
+        # 1. raw labeler, batches of 256 as label-archive calls it (no evidence spans: a
+        # manifest keeps u only, and archive labelling skips them everywhere)
+        lab = ModelLabeler.from_bundle(embedded_bundle(), variant="int8").without_evidence()
         reports = [Report(id=f"r{i}", text=pool[i % len(pool)]) for i in range(args.reports)]
         t0 = time.perf_counter()
         for i in range(0, len(reports), 256):
