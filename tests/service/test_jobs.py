@@ -370,3 +370,27 @@ def test_sigkill_mid_job_then_restart_resumes_with_every_id_once_and_the_same_la
     assert u_by_id(resumed) == u_by_id(uninterrupted)
     assert resumed == uninterrupted
     assert errors == ref_errors and json.loads(errors)["line"] == 451
+
+
+def test_sigterm_mid_job_exits_cleanly_and_the_job_resumes_after_restart(tmp_path):
+    rows = corpus(500)
+    data = tmp_path / "data"
+    first = Server(tmp_path / "first.log", env=env(data, RADLABEL_MAX_UPLOAD_BYTES="10000000"))
+    first.wait_ready()
+    job_id = submit(first, jsonl_bytes(rows), "application/x-ndjson")
+    deadline = time.monotonic() + 120
+    while httpx.get(f"{first.url}/v1/jobs/{job_id}", headers=A).json()["done"] < 32:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    started = time.monotonic()
+    assert first.terminate() in (0, -15)  # uvicorn re-raises the signal after a clean shutdown
+    assert time.monotonic() - started < 20  # stops after the chunk in progress, not the job
+    assert "Application shutdown complete" in first.log_path.read_text()
+    second = Server(tmp_path / "second.log", env=env(data, RADLABEL_MAX_UPLOAD_BYTES="10000000"))
+    try:
+        second.wait_ready()
+        final = wait_done(second, job_id, A)
+        ids = list(u_by_id(results(second, job_id, "jsonl").text))
+    finally:
+        second.terminate()
+    assert final["state"] == "done" and ids == [r["id"] for r in rows]
