@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 EXTRAS  ?= train,serve,archive,ray,dev
 
-.PHONY: install run demo test test-fast test-slow lint model model-iu eval bench bench-service openapi fixture clean
+.PHONY: install run demo test test-fast test-slow lint model model-iu eval bench bench-service bench-jobs openapi fixture clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -71,6 +71,10 @@ bench: $(STAMP)
 
 bench-service: $(STAMP)
 	$(BIN)/python -m tests.bench.service
+
+# archive jobs: throughput vs raw, interactive latency during a job, memory on ~200 MB, Ray vs local
+bench-jobs: $(STAMP)
+	$(BIN)/python -m tests.bench.jobs
 
 openapi: $(STAMP)
 	$(BIN)/python -m service.openapi > openapi.yaml
