@@ -104,6 +104,8 @@ def main() -> None:
     ap.add_argument("--big-mb", type=int, default=200)
     ap.add_argument("--label-seconds", type=float, default=120)
     ap.add_argument("--skip-ray", action="store_true")
+    ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--job-batch-size", type=int, default=None, help="RADLABEL_JOB_BATCH_SIZE (default 16)")
     args = ap.parse_args()
     pool = texts()
     out: dict[str, Any] = {"machine": machine(), "reports": args.reports}
@@ -125,7 +127,11 @@ def main() -> None:
         del lab
         print(f"raw labeler: {raw:.0f} reports/s", flush=True)
 
-        srv = Server(tmp / "server.log", env={"RADLABEL_DATA_DIR": str(tmp / "data")})
+        env = {"RADLABEL_DATA_DIR": str(tmp / "data")}
+        if args.job_batch_size:
+            env["RADLABEL_JOB_BATCH_SIZE"] = str(args.job_batch_size)
+            out["job_batch_size"] = args.job_batch_size
+        srv = Server(tmp / "server.log", env=env)
         try:
             srv.wait_ready()
             # 2. the archive as a job
@@ -155,27 +161,28 @@ def main() -> None:
             out["interactive"] = {"idle": idle, "job_running": busy, "job_state_after": st2["state"]}
             print("interactive:", out["interactive"], flush=True)
 
-            # 4. memory with a ~200 MB archive
-            big = tmp / "big.jsonl"
-            n_big = int(args.reports * args.big_mb * 1e6 / (out["archive_mb"] * 1e6))
-            big_mb = write_archive(big, n_big, pool) / 1e6
-            pid = srv.proc.pid
-            mem: dict[str, Any] = {"archive_mb": big_mb, "rows": n_big}
-            mem["rss_before_mb"], mem["hwm_before_mb"] = rss_mb(pid), hwm_mb(pid)
-            job3 = upload(srv.url, big)
-            mem["rss_after_upload_mb"], mem["hwm_after_upload_mb"] = rss_mb(pid), hwm_mb(pid)
-            samples = []
-            t0 = time.monotonic()
-            while time.monotonic() - t0 < args.label_seconds:
-                time.sleep(5)
-                samples.append((round(time.monotonic() - t0), rss_mb(pid)))
-            st3 = httpx.get(f"{srv.url}/v1/jobs/{job3}").json()
-            httpx.delete(f"{srv.url}/v1/jobs/{job3}")
-            mem["rss_while_labelling_mb"] = samples
-            mem["rows_labelled"] = st3["done"]
-            mem["hwm_end_mb"] = hwm_mb(pid)
-            out["memory"] = mem
-            print("memory:", mem, flush=True)
+            if not args.skip_memory:
+                # 4. memory with a ~200 MB archive
+                big = tmp / "big.jsonl"
+                n_big = int(args.reports * args.big_mb * 1e6 / (out["archive_mb"] * 1e6))
+                big_mb = write_archive(big, n_big, pool) / 1e6
+                pid = srv.proc.pid
+                mem: dict[str, Any] = {"archive_mb": big_mb, "rows": n_big}
+                mem["rss_before_mb"], mem["hwm_before_mb"] = rss_mb(pid), hwm_mb(pid)
+                job3 = upload(srv.url, big)
+                mem["rss_after_upload_mb"], mem["hwm_after_upload_mb"] = rss_mb(pid), hwm_mb(pid)
+                samples = []
+                t0 = time.monotonic()
+                while time.monotonic() - t0 < args.label_seconds:
+                    time.sleep(5)
+                    samples.append((round(time.monotonic() - t0), rss_mb(pid)))
+                st3 = httpx.get(f"{srv.url}/v1/jobs/{job3}").json()
+                httpx.delete(f"{srv.url}/v1/jobs/{job3}")
+                mem["rss_while_labelling_mb"] = samples
+                mem["rows_labelled"] = st3["done"]
+                mem["hwm_end_mb"] = hwm_mb(pid)
+                out["memory"] = mem
+                print("memory:", mem, flush=True)
         finally:
             srv.terminate()
 
@@ -201,7 +208,9 @@ def main() -> None:
             engines["ray_over_local"] = engines["ray"]["reports_per_s"] / engines["local"]["reports_per_s"]
             out["engines"] = engines
             print("engines:", engines, flush=True)
-    save("jobs", out)
+    save(
+        "jobs" if not (args.skip_memory or args.job_batch_size) else f"jobs_b{args.job_batch_size or 16}", out
+    )
 
 
 if __name__ == "__main__":
