@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import glob
 import json
+import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -276,10 +277,28 @@ def label_shard(
     return table.num_rows, len(errors)
 
 
-def write_table_atomic(table: Any, target: Path) -> None:
-    """Write a Parquet file under a temporary name and rename it: never a partial file as `target`."""
+def write_table_atomic(table: Any, target: Path, durable: bool = False) -> None:
+    """Write a Parquet file under a temporary name and rename it: never a partial file as `target`.
+
+    Args:
+        durable: also fsync the file before the rename and the directory after it, so the
+            rename survives power loss (a job commits the chunk in its database next).
+
+    Raises:
+        OSError: the disk is full or not writable.
+    """
     import pyarrow.parquet as pq
 
+    target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".parquet.partial")
     pq.write_table(table, partial)
+    if durable:
+        with partial.open("rb+") as handle:
+            os.fsync(handle.fileno())
     partial.replace(target)
+    if durable:
+        fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

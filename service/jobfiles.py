@@ -8,10 +8,11 @@ so a crash never leaves a partial file under a final name.
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import Any
+
+from labeler.archive import write_table_atomic
 
 SUFFIX = {"jsonl": ".jsonl", "csv": ".csv", "parquet": ".parquet"}
 
@@ -47,21 +48,9 @@ class JobFiles:
 
 
 def write_chunk(path: Path, table: Any) -> None:
-    """Write a Parquet table durably: temporary name, fsync, rename, fsync the directory.
+    """Write a results chunk durably (temporary name, fsync, rename, fsync the directory).
 
     Raises:
         OSError: the disk is full or not writable (the job fails with that reason).
     """
-    import pyarrow.parquet as pq
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".parquet.tmp")
-    pq.write_table(table, tmp)
-    with tmp.open("rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_table_atomic(table, path, durable=True)

@@ -60,7 +60,7 @@ def test_a_full_disk_fails_the_job_with_the_reason_and_counts_nothing_half_writt
     store, files, runner, job_id = setup(tmp_path, tiny_bundle, dev_reports, 20)
     second = files.chunk(job_id, 1)
     second.parent.mkdir(parents=True)
-    second.with_suffix(".parquet.tmp").symlink_to("/dev/full")  # chunk 1 hits ENOSPC
+    second.with_suffix(".parquet.partial").symlink_to("/dev/full")  # chunk 1 hits ENOSPC
     run_until_final(store, runner, job_id)
     job = store.get(job_id)
     assert job.state == "failed" and "No space left on device" in (job.reason or "")
