@@ -12,6 +12,7 @@ import asyncio
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -111,6 +112,11 @@ def owned(store: JobStore, job_id: str, owner: str) -> Job:
     return job
 
 
+def committed_chunks(store: JobStore, files: JobFiles, job: Job) -> list[Path]:
+    """The result files of the job's committed chunks, in input order."""
+    return [files.chunk(job.id, n) for n in store.committed(job.id)]
+
+
 @router.post(
     "",
     status_code=202,
@@ -194,7 +200,7 @@ async def job_results(
     store, files = jobs
     job = owned(store, job_id, owner)
     schema = request.app.state.runtime.schema
-    paths = [files.chunk(job.id, n) for n in store.committed(job.id)]
+    paths = committed_chunks(store, files, job)
     stream: Iterator[bytes]
     if format == "jsonl":
         stream = jobresults.jsonl(paths, schema, job.views, job.mapping)
@@ -258,7 +264,7 @@ async def job_profile(
     by u and status, hedged share, expected flip rate and not-mentioned share (or a PNG chart)."""
     store, files = jobs
     job = owned(store, job_id, owner)
-    paths = [files.chunk(job.id, n) for n in store.committed(job.id)]
+    paths = committed_chunks(store, files, job)
     schema = request.app.state.runtime.schema
     result = await asyncio.to_thread(jobresults.job_profile, paths, schema, job.views, job.mapping)
     if format == "json":

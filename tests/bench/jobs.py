@@ -50,14 +50,6 @@ def write_archive(path: Path, n: int, pool: list[str]) -> int:
     return path.stat().st_size
 
 
-def hwm_mb(pid: int) -> float:
-    """Peak resident set size of a process so far, MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def upload(url: str, path: Path) -> str:
     def body() -> Any:
         with path.open("rb") as handle:
@@ -168,9 +160,9 @@ def main() -> None:
                 big_mb = write_archive(big, n_big, pool) / 1e6
                 pid = srv.proc.pid
                 mem: dict[str, Any] = {"archive_mb": big_mb, "rows": n_big}
-                mem["rss_before_mb"], mem["hwm_before_mb"] = rss_mb(pid), hwm_mb(pid)
+                mem["rss_before_mb"], mem["hwm_before_mb"] = rss_mb(pid), rss_mb(pid, "VmHWM")
                 job3 = upload(srv.url, big)
-                mem["rss_after_upload_mb"], mem["hwm_after_upload_mb"] = rss_mb(pid), hwm_mb(pid)
+                mem["rss_after_upload_mb"], mem["hwm_after_upload_mb"] = rss_mb(pid), rss_mb(pid, "VmHWM")
                 samples = []
                 t0 = time.monotonic()
                 while time.monotonic() - t0 < args.label_seconds:
@@ -180,7 +172,7 @@ def main() -> None:
                 httpx.delete(f"{srv.url}/v1/jobs/{job3}")
                 mem["rss_while_labelling_mb"] = samples
                 mem["rows_labelled"] = st3["done"]
-                mem["hwm_end_mb"] = hwm_mb(pid)
+                mem["hwm_end_mb"] = rss_mb(pid, "VmHWM")
                 out["memory"] = mem
                 print("memory:", mem, flush=True)
         finally:

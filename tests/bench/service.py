@@ -29,10 +29,10 @@ from tests.bench.common import dev_split, machine, save
 from tests.service.server import Server
 
 
-def rss_mb(pid: int) -> float:
-    """Resident set size of a process, MB."""
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """Resident set size of a process, MB (`field="VmHWM"`: its peak so far)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
