@@ -13,12 +13,10 @@ batches.
 
 from __future__ import annotations
 
-import csv
 import glob
 import json
 import os
-import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ from labeler.base import Labeler, check_reports
 from labeler.errors import InvalidInput, LabelerError
 from labeler.manifest import manifest_table
 from labeler.records import Report
+from labeler.rows import read_rows
 from labeler.schema import Schema
 
 SUFFIXES = (".parquet", ".jsonl", ".ndjson", ".csv")
@@ -48,111 +47,6 @@ def find_shards(spec: str) -> list[Path]:
     if not found:
         raise InvalidInput(f"no Parquet, JSONL or CSV shards at {spec}")
     return sorted(found)
-
-
-def shard_format(path: Path) -> str:
-    """`parquet`, `jsonl` or `csv` from a shard's suffix.
-
-    Raises:
-        InvalidInput: another suffix.
-    """
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        return "parquet"
-    if suffix in (".jsonl", ".ndjson"):
-        return "jsonl"
-    if suffix == ".csv":
-        return "csv"
-    raise InvalidInput(f"{path.name}: expected a .parquet, .jsonl or .csv archive")
-
-
-def read_rows(shard: Path, fmt: str | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line or row number from 1, row) of an archive shard, bad rows included.
-
-    A row that cannot be read becomes `{"__error__": reason}` under its number instead of
-    stopping the archive: a line that is not valid UTF-8, not JSON, not an object, or a CSV
-    record with the wrong number of fields. JSONL numbers are file lines, CSV numbers the line
-    a record starts on (header = line 1), Parquet numbers rows.
-
-    Raises:
-        InvalidInput: the shard cannot be opened, or a CSV/Parquet shard lacks id and text columns.
-    """
-    fmt = fmt or shard_format(shard)
-    try:
-        if fmt == "parquet":
-            yield from _parquet_rows(shard)
-        elif fmt == "csv":
-            yield from _csv_rows(shard)
-        else:
-            yield from _jsonl_rows(shard)
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {shard.name}: {exc}") from exc
-
-
-def _parquet_rows(shard: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    import pyarrow.lib
-    import pyarrow.parquet as pq
-
-    try:
-        handle = pq.ParquetFile(shard)
-        missing = {"id", "text"} - set(handle.schema_arrow.names)
-    except pyarrow.lib.ArrowException as exc:
-        raise InvalidInput(f"{shard.name} is not a readable Parquet file: {exc}") from exc
-    if missing:
-        raise InvalidInput(f"{shard.name} has no {' and '.join(sorted(missing))} column")
-    n = 0
-    for batch in handle.iter_batches(batch_size=4096, columns=["id", "text"]):
-        for row in batch.to_pylist():
-            n += 1
-            yield n, row
-
-
-def _jsonl_rows(shard: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with shard.open("rb") as handle:
-        for n, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                yield n, {"__error__": "not valid UTF-8"}
-                continue
-            except json.JSONDecodeError as exc:
-                yield n, {"__error__": f"not valid JSON ({exc.msg} at column {exc.colno})"}
-                continue
-            yield n, obj if isinstance(obj, dict) else {"__error__": "not a JSON object"}
-
-
-_UNDECODABLE = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, kept by surrogateescape
-
-
-def _csv_rows(shard: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with shard.open(encoding="utf-8", errors="surrogateescape", newline="") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        names = [h.strip().lower().lstrip("\ufeff") for h in header or []]
-        if "id" not in names or "text" not in names:
-            raise InvalidInput(f"{shard.name}: the CSV header must name an id and a text column")
-        id_col, text_col = names.index("id"), names.index("text")
-        start = reader.line_num + 1
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:  # e.g. a field over the csv module's size limit: skip the record
-                n, start = start, reader.line_num + 1
-                yield n, {"__error__": f"unparseable CSV record: {exc}"}
-                continue
-            n, start = start, reader.line_num + 1
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) != len(names):
-                yield n, {"__error__": f"expected {len(names)} fields, found {len(row)}"}
-            elif _UNDECODABLE.search(row[id_col]) or _UNDECODABLE.search(row[text_col]):
-                yield n, {"__error__": "not valid UTF-8"}
-            else:
-                yield n, {"id": row[id_col], "text": row[text_col]}
 
 
 @dataclass
@@ -260,13 +154,10 @@ def label_shard(
             progress(len(batch))
         batch.clear()
 
-    try:
-        for item in read_rows(shard):
-            batch.append(item)
-            if len(batch) == batch_size:
-                flush()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read {shard}: {exc}") from exc
+    for item in read_rows(shard):
+        batch.append(item)
+        if len(batch) == batch_size:
+            flush()
     if batch or not tables:
         flush()
     table = pa.concat_tables(tables)

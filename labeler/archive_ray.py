@@ -23,9 +23,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from labeler.archive import label_shard, read_rows, write_table_atomic
+from labeler.archive import label_shard, write_table_atomic
 from labeler.base import Labeler
 from labeler.errors import InvalidInput
+from labeler.rows import read_rows
 from labeler.schema import load_schema
 
 

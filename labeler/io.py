@@ -1,13 +1,13 @@
 """Reading report files and writing label files (JSONL and CheXpert-style CSV).
 
 Inputs come as JSONL (`{"id", "text"}`), CSV (one report column as the CheXpert labeler
-expects, or `id,text` columns) or plain text (one report per line). A bad line is reported
-with its line number; the caller decides whether to skip it or stop.
+expects, or `id,text` columns), Parquet (`id`, `text`) or plain text (one report per line),
+read by `labeler.rows`. A bad line is reported with its line number; the caller decides
+whether to skip it or stop.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -18,9 +18,9 @@ from pydantic import ValidationError
 
 from labeler.errors import InvalidInput
 from labeler.records import Report, ReportLabels
+from labeler.rows import RowFormat, read_rows, row_format
 from labeler.schema import Schema
 
-InputFormat = Literal["jsonl", "csv", "txt"]
 OutputFormat = Literal["jsonl", "csv"]
 
 # CheXpert labeler convention for status in CSV files: 1 / 0 / -1 / blank.
@@ -35,85 +35,36 @@ class LineError:
     reason: str
 
 
-def detect_format(path: Path) -> InputFormat:
-    """Guess the input format from the file suffix (.jsonl/.json, .csv, anything else text)."""
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".json", ".ndjson"):
-        return "jsonl"
-    if suffix == ".csv":
-        return "csv"
-    return "txt"
+def read_reports(path: Path, fmt: RowFormat | None = None) -> Iterator[tuple[int, Report | LineError]]:
+    """Yield (line number, report or error) for each non-blank input line.
 
+    Rows come from `labeler.rows.read_rows` (the reader every path shares); a row without an id
+    takes its line number as id.
 
-def _jsonl(handle: IO[str]) -> Iterator[tuple[int, Report | LineError]]:
-    for n, line in enumerate(handle, start=1):
-        if not line.strip():
+    Args:
+        path: the input file.
+        fmt: its format; from the suffix when None (.jsonl/.json/.ndjson, .csv, .parquet,
+            anything else one report per line).
+
+    Raises:
+        InvalidInput: the file cannot be opened.
+    """
+    for n, row in read_rows(path, fmt or row_format(path, default="txt"), need_id=False):
+        if "__error__" in row:
+            yield n, LineError(n, str(row["__error__"]))
             continue
+        rid = row.get("id")
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield n, LineError(n, f"not valid JSON ({exc.msg} at column {exc.colno})")
-            continue
-        if not isinstance(obj, dict):
-            yield n, LineError(n, "expected a JSON object with 'id' and 'text'")
-            continue
-        if "id" not in obj:
-            obj = {**obj, "id": str(n)}
-        try:
-            yield n, Report.model_validate({"id": str(obj["id"]), "text": obj.get("text")})
+            yield (
+                n,
+                Report.model_validate(
+                    {"id": str(n) if rid in (None, "") else str(rid), "text": row.get("text")}
+                ),
+            )
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             yield n, LineError(n, f"field {where!r}: {first['msg']}")
-
-
-def _csv(handle: IO[str]) -> Iterator[tuple[int, Report | LineError]]:
-    rows = csv.reader(handle)
-    header = next(rows, None)
-    if header is None:
-        return
-    lowered = [h.strip().lower() for h in header]
-    if "text" in lowered or "report" in lowered or "reports" in lowered:
-        text_col = next(lowered.index(h) for h in ("text", "report", "reports") if h in lowered)
-        id_col = lowered.index("id") if "id" in lowered else None
-        start = 2
-    else:
-        # CheXpert labeler style: one column of report text and no header row.
-        text_col, id_col, start = 0, None, 1
-        rows = iter([header, *rows])  # type: ignore[assignment]
-    for n, row in enumerate(rows, start=start):
-        if not row or not any(cell.strip() for cell in row):
-            continue
-        if len(row) <= text_col:
-            yield n, LineError(n, f"expected a text column at position {text_col + 1}")
-            continue
-        rid = row[id_col] if id_col is not None and id_col < len(row) else str(n)
-        yield n, Report(id=rid or str(n), text=row[text_col])
-
-
-def _txt(handle: IO[str]) -> Iterator[tuple[int, Report | LineError]]:
-    for n, line in enumerate(handle, start=1):
-        if line.strip():
-            yield n, Report(id=str(n), text=line.rstrip("\n"))
-
-
-def read_reports(path: Path, fmt: InputFormat | None = None) -> Iterator[tuple[int, Report | LineError]]:
-    """Yield (line number, report or error) for each input line.
-
-    Args:
-        path: the input file.
-        fmt: its format; guessed from the suffix when None.
-
-    Raises:
-        InvalidInput: the file cannot be opened or decoded.
-    """
-    fmt = fmt or detect_format(path)
-    reader = {"jsonl": _jsonl, "csv": _csv, "txt": _txt}[fmt]
-    try:
-        with path.open(encoding="utf-8", newline="" if fmt == "csv" else None) as handle:
-            yield from reader(handle)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read {path}: {exc}") from exc
 
 
 def write_jsonl(records: Iterable[ReportLabels], handle: IO[str]) -> int:

@@ -23,10 +23,11 @@ from collections.abc import Iterator, Sequence
 from itertools import islice
 from typing import Any
 
-from labeler.archive import label_batch, read_rows
+from labeler.archive import label_batch
 from labeler.batcher import DynamicBatcher
 from labeler.errors import InvalidInput, Overloaded
 from labeler.records import Report, ReportLabels
+from labeler.rows import read_rows
 from labeler.schema import Schema
 from service.jobfiles import JobFiles, write_chunk
 from service.jobstore import Job, JobStore

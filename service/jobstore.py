@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from labeler.rows import RowFormat
+
 State = Literal["queued", "running", "done", "failed", "cancelled"]
 FINAL: tuple[State, ...] = ("done", "failed", "cancelled")
 
@@ -72,7 +74,7 @@ class Job:
     id: str
     owner: str
     state: State
-    format: str
+    format: RowFormat
     views: list[str]
     mapping: str
     input_bytes: int

@@ -17,11 +17,11 @@ from typing import IO, Any
 from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from labeler.archive import read_rows
 from labeler.errors import InvalidInput
+from labeler.rows import RowFormat, read_rows
 from service.errors import ApiError
 
-RAW_TYPES = {
+RAW_TYPES: dict[str, RowFormat] = {
     "application/x-ndjson": "jsonl",
     "application/jsonl": "jsonl",
     "application/json-lines": "jsonl",
@@ -29,7 +29,7 @@ RAW_TYPES = {
     "application/vnd.apache.parquet": "parquet",
     "application/x-parquet": "parquet",
 }
-SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+SUFFIXES: dict[str, RowFormat] = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 ACCEPTED = ", ".join(RAW_TYPES) + ", or multipart/form-data with a `file` field"
 
 
@@ -85,7 +85,7 @@ class _FilePart:
         self.in_file = False
 
 
-def _format_of(content_type: str | None, name: str | None) -> str | None:
+def _format_of(content_type: str | None, name: str | None) -> RowFormat | None:
     if content_type in RAW_TYPES:
         return RAW_TYPES[content_type]
     if name:
@@ -93,7 +93,7 @@ def _format_of(content_type: str | None, name: str | None) -> str | None:
     return None
 
 
-async def receive_archive(request: Request, dest: Path, limit: int) -> tuple[str, int]:
+async def receive_archive(request: Request, dest: Path, limit: int) -> tuple[RowFormat, int]:
     """Stream the request's archive into `dest`; returns (format, bytes stored).
 
     Raises:
@@ -152,7 +152,7 @@ async def receive_archive(request: Request, dest: Path, limit: int) -> tuple[str
     return fmt, stored
 
 
-def _check(path: Path, fmt: str) -> None:
+def _check(path: Path, fmt: RowFormat) -> None:
     """Refuse a file that is not a readable archive of its format (the first row is read)."""
     try:
         next(iter(read_rows(path, fmt)), None)

@@ -262,7 +262,7 @@ def test_a_job_belongs_to_the_key_that_created_it(jobs_server):
         (b"x" * 400_001, "application/x-ndjson", 413, "upload_too_large"),
         (b'{"id": "1", "text": "No effusion."}\n', "application/json", 415, "unsupported_media_type"),
         (b"", "application/x-ndjson", 400, "empty_archive"),
-        (b"id,report\n1,No effusion.\n", "text/csv", 400, "bad_archive"),
+        (b"id,body\n1,No effusion.\n", "text/csv", 400, "bad_archive"),
         (b"PAR1 not parquet at all", "application/vnd.apache.parquet", 400, "bad_archive"),
         (
             b"--x\r\nContent-Disposition: form-data; name=other\r\n\r\nv\r\n--x--\r\n",

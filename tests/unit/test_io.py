@@ -41,11 +41,34 @@ def test_text_file_one_report_per_line(tmp_path):
     assert [(n, r.id) for n, r in collect(p)] == [(1, "1"), (3, "3")]
 
 
-def test_unreadable_file(tmp_path):
+def test_bad_bytes_cost_one_line_not_the_file(tmp_path):
     p = tmp_path / "bin.jsonl"
-    p.write_bytes(b"\xff\xfe\x00")
+    p.write_bytes(b'{"id": "a", "text": "No effusion."}\n\xff\xfe\x00\n{"id": "b", "text": "Edema."}\n')
+    got = collect(p)
+    assert [(n, type(item).__name__) for n, item in got] == [(1, "Report"), (2, "LineError"), (3, "Report")]
+    assert got[1][1].reason == "not valid UTF-8"
+    t = tmp_path / "bin.txt"
+    t.write_bytes(b"No effusion.\n\xff oops\n")
+    assert [type(item).__name__ for _, item in collect(t)] == ["Report", "LineError"]
+
+
+def test_csv_wrong_field_count_and_parquet_input(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    p = tmp_path / "in.csv"
+    p.write_text('id,text\nx1,"No effusion."\nx2,Edema.,extra\n')
+    got = collect(p)
+    assert got[0][1].id == "x1" and isinstance(got[1][1], LineError) and got[1][0] == 3
+    assert "expected 2 fields" in got[1][1].reason
+    q = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"text": ["No effusion.", "Edema."]}), q)
+    assert [(n, r.id, r.text) for n, r in collect(q)] == [(1, "1", "No effusion."), (2, "2", "Edema.")]
+
+
+def test_missing_file(tmp_path):
     with pytest.raises(InvalidInput, match="cannot read"):
-        collect(p)
+        collect(tmp_path / "absent.jsonl")
 
 
 def test_read_u_file_both_shapes_and_errors(tmp_path):
