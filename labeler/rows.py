@@ -171,3 +171,31 @@ def _csv_row(n: int, row: list[str], text_col: int, id_col: int | None, width: i
     if id_col is not None:
         out["id"] = row[id_col]
     return n, out
+
+
+def count_rows(path: Path, fmt: RowFormat | None = None, need_id: bool = True) -> int:
+    """How many rows `read_rows` yields for a file, bad rows included, without parsing them
+    where the format allows: Parquet from its footer, JSONL and text by counting non-blank lines
+    (each is one row, readable or not); CSV records can span lines, so CSV is read through.
+
+    Raises:
+        InvalidInput: as `read_rows`.
+    """
+    fmt = fmt or row_format(path)
+    if fmt not in ("jsonl", "txt"):
+        if fmt == "parquet":
+            import pyarrow.lib
+            import pyarrow.parquet as pq
+
+            try:
+                return int(pq.ParquetFile(path).metadata.num_rows)
+            except pyarrow.lib.ArrowException as exc:
+                raise InvalidInput(f"{path.name} is not a readable Parquet file: {exc}") from exc
+            except OSError as exc:
+                raise InvalidInput(f"cannot read {path.name}: {exc.strerror or exc}") from exc
+        return sum(1 for _ in read_rows(path, fmt, need_id))
+    try:
+        with path.open("rb") as handle:
+            return sum(1 for raw in handle if raw.strip())
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path.name}: {exc.strerror or exc}") from exc

@@ -27,7 +27,7 @@ from labeler.archive import label_batch
 from labeler.batcher import DynamicBatcher
 from labeler.errors import InvalidInput, Overloaded
 from labeler.records import Report, ReportLabels
-from labeler.rows import read_rows
+from labeler.rows import count_rows, read_rows
 from labeler.schema import Schema
 from service.jobfiles import JobFiles, write_chunk
 from service.jobstore import Job, JobStore
@@ -65,16 +65,6 @@ def chunks(
     """Consecutive lists of `size` rows (the last may be shorter)."""
     while batch := list(islice(rows, size)):
         yield batch
-
-
-def count_rows(job: Job, files: JobFiles) -> int:
-    """Rows of a stored input, as the chunks will see them (bad rows included)."""
-    path = files.input(job.id, job.format)
-    if job.format == "parquet":
-        import pyarrow.parquet as pq
-
-        return int(pq.ParquetFile(path).metadata.num_rows)
-    return sum(1 for _ in read_rows(path, job.format))
 
 
 class JobRunner:
@@ -142,7 +132,7 @@ class JobRunner:
         path = self.files.input(job.id, job.format)
         if not path.is_file():
             raise InvalidInput("the stored input is missing")
-        total = job.total if job.total is not None else count_rows(job, self.files)
+        total = job.total if job.total is not None else count_rows(path, job.format)
         if not self.store.start(job.id, total):
             return
         done: set[int] = set(self.store.committed(job.id))
