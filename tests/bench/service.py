@@ -28,6 +28,29 @@ from labeler.records import Report
 from tests.bench.common import dev_split, machine, save
 from tests.service.server import Server
 
+LABELS_ROUTE = 'route="/v1/labels"'
+
+
+def buckets(srv: Server, name: str, where: str = "") -> dict[float, float]:
+    """Cumulative bucket counts {le: count} of a histogram, summed over the label sets that
+    contain `where` (e.g. `route="/v1/labels"`)."""
+    out: dict[float, float] = {}
+    for line in httpx.get(srv.url + "/metrics", timeout=10).text.splitlines():
+        if line.startswith(name + "_bucket{") and where in line:
+            le = float(line.split('le="')[1].split('"')[0])
+            out[le] = out.get(le, 0.0) + float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def bucket_quantile(before: dict[float, float], after: dict[float, float], q: float) -> float:
+    """Upper bound (ms) of the bucket holding the q-quantile of what was observed in between."""
+    delta = {le: after[le] - before.get(le, 0.0) for le in sorted(after)}
+    total = delta.get(float("inf"), 0.0)
+    for le, count in delta.items():
+        if total and count >= q * total:
+            return 1000 * le
+    return float("nan")
+
 
 def rss_mb(pid: int, field: str = "VmRSS") -> float:
     """Resident set size of a process, MB (`field="VmHWM"`: its peak so far)."""
@@ -38,9 +61,11 @@ def rss_mb(pid: int, field: str = "VmRSS") -> float:
 
 
 async def load(
-    url: str, texts: list[str], clients: int, per_request: int, seconds: float
+    url: str, texts: list[str], clients: int, per_request: int, seconds: float, unique: bool = False
 ) -> dict[str, float]:
-    """`clients` concurrent loops posting `per_request` reports each, for `seconds`."""
+    """`clients` concurrent loops posting `per_request` reports each, for `seconds`; `unique`
+    makes every text new (a numbered line appended), as real traffic is, so caches keyed on
+    the text fill up to their bound instead of holding the 311 dev reports."""
     latencies: list[float] = []
     errors = 0
     done_reports = 0
@@ -51,6 +76,8 @@ async def load(
         i = k * 7
         while time.monotonic() < stop:
             batch = [texts[(i + j) % len(texts)] for j in range(per_request)]
+            if unique:
+                batch = [f"{t}\nAccession {k}-{i}-{j}." for j, t in enumerate(batch)]
             i += per_request
             body = {"text": batch[0]} if per_request == 1 else {"reports": [{"text": t} for t in batch]}
             t0 = time.perf_counter()
@@ -103,6 +130,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=15.0, help="duration of each load row")
     parser.add_argument("--soak", type=float, default=0.0, help="soak duration at 32 clients (0: skip)")
+    parser.add_argument(
+        "--loads", default="1x1,8x1,32x1,8x16", help="comma-separated CLIENTSxREPORTS loads per mode"
+    )
+    parser.add_argument(
+        "--modes",
+        default="",
+        help="comma-separated modes: on, nowait, off (default on,off; '-' none, e.g. soak only)",
+    )
     args = parser.parse_args()
     _, texts, _ = dev_split()
     tmp = Path(tempfile.mkdtemp(prefix="radlabel-bench-"))
@@ -110,20 +145,33 @@ def main() -> None:
     raw = raw_rate(texts, None)
     result["raw_reports_per_s"] = raw
     rows: dict[str, dict[str, float]] = {}
-    modes = {
-        "batching on": {},
-        "batching off": {
-            "RADLABEL_MAX_BATCH_SIZE": "1",
-            "RADLABEL_MAX_WAIT_MS": "0",
-            "RADLABEL_RUN_BATCH_SIZE": "1",
-        },
+    # key on the command line -> (row name, server environment)
+    modes: dict[str, tuple[str, dict[str, str]]] = {
+        "on": ("batching on", {}),
+        "nowait": ("batching on, no wait", {"RADLABEL_MAX_WAIT_MS": "0"}),
+        "off": (
+            "batching off",
+            {"RADLABEL_MAX_BATCH_SIZE": "1", "RADLABEL_MAX_WAIT_MS": "0", "RADLABEL_RUN_BATCH_SIZE": "1"},
+        ),
     }
-    for mode, env in modes.items():
+    loads = [tuple(int(x) for x in load.split("x")) for load in args.loads.split(",") if load]
+    keys = [k.strip() for k in args.modes.split(",") if k.strip() not in ("", "-")]
+    for key in keys if args.modes else ["on", "off"]:
+        mode, env = modes[key]
         srv = serve(tmp, mode.replace(" ", "_"), env)
         try:
-            for clients, per in ((1, 1), (8, 1), (32, 1), (8, 16)):
+            for clients, per in loads:
                 runs0, sizes0 = srv.metric("radlabel_batch_size_count"), srv.metric("radlabel_batch_size_sum")
+                wait0 = buckets(srv, "radlabel_queue_wait_seconds")
+                served0 = buckets(srv, "radlabel_request_duration_seconds", LABELS_ROUTE)
                 row = asyncio.run(load(srv.url, texts, clients, per, args.seconds))
+                # where a tail comes from: the batcher queue, the server as a whole, or the driver
+                row["queue_wait_p99_le_ms"] = bucket_quantile(
+                    wait0, buckets(srv, "radlabel_queue_wait_seconds"), 0.99
+                )
+                row["server_p99_le_ms"] = bucket_quantile(
+                    served0, buckets(srv, "radlabel_request_duration_seconds", LABELS_ROUTE), 0.99
+                )
                 runs = srv.metric("radlabel_batch_size_count") - runs0
                 row["mean_batch"] = (srv.metric("radlabel_batch_size_sum") - sizes0) / runs if runs else 0.0
                 rows[f"{mode}, {clients} clients x {per} report(s)"] = row
@@ -136,19 +184,41 @@ def main() -> None:
         try:
             asyncio.run(load(srv.url, texts, 32, 1, 20))  # settle allocator and caches
             before = rss_mb(srv.proc.pid)
-            soak = asyncio.run(load(srv.url, texts, 32, 1, args.soak))
+            # minute by minute, so a slow climb shows as a trend and not only as two end points
+            minutes: list[dict[str, float]] = []
+            left = args.soak
+            while left > 0:
+                part = asyncio.run(load(srv.url, texts, 32, 1, min(60.0, left), unique=True))
+                left -= 60.0
+                minutes.append({**part, "rss_mb": rss_mb(srv.proc.pid)})
+                print(
+                    "soak minute", len(minutes), {k: round(v, 1) for k, v in minutes[-1].items()}, flush=True
+                )
+            requests = sum(m["requests"] for m in minutes)
+            soak = {
+                "requests": requests,
+                "errors": sum(m["errors"] for m in minutes),
+                "reports_per_s": requests / args.soak,
+                "p50_ms_worst_minute": max(m["p50_ms"] for m in minutes),
+                "p99_ms_worst_minute": max(m["p99_ms"] for m in minutes),
+                "rss_by_minute_mb": [m["rss_mb"] for m in minutes],
+            }
             after = rss_mb(srv.proc.pid)
             result["soak"] = {**soak, "seconds": args.soak, "rss_before_mb": before, "rss_after_mb": after}
             print("soak", result["soak"], flush=True)
         finally:
             srv.terminate()
-    path = save("service", result)
+    path = save("service" if rows else "service_soak", result)
     print(f"\nService on {machine()}; raw labeler {raw:.0f} reports/s (one call of {len(texts)})\n")
-    print("| mode, load | reports/s | x raw | p50 ms | p99 ms | mean batch | errors |\n" + "|---" * 7 + "|")
+    print(
+        "| mode, load | reports/s | x raw | p50 ms | p99 ms | server p99 <= ms | queue wait p99 <= ms "
+        "| mean batch | errors |\n" + "|---" * 9 + "|"
+    )
     for name, r in rows.items():
         print(
             f"| {name} | {r['reports_per_s']:.0f} | {r['reports_per_s'] / raw:.2f} | {r['p50_ms']:.1f} "
-            f"| {r['p99_ms']:.1f} | {r['mean_batch']:.1f} | {r['errors']:.0f} |"
+            f"| {r['p99_ms']:.1f} | {r['server_p99_le_ms']:.0f} | {r['queue_wait_p99_le_ms']:.0f} "
+            f"| {r['mean_batch']:.1f} | {r['errors']:.0f} |"
         )
     print(f"\nwritten to {path}")
 
