@@ -50,15 +50,14 @@ def split_sections(text: str, vocab: Vocabulary | None = None) -> list[Section]:
         Sections in text order.
     """
     vocab = vocab or load_vocabulary()
-    matches = list(vocab.header_regex.finditer(text))
+    matches = [m for m in vocab.header_regex.finditer(text) if _is_header(m, vocab)]
     if not matches:
         return [Section("FINDINGS", 0, len(text))]
     sections: list[Section] = []
     if text[: matches[0].start()].strip():
         sections.append(Section("UNKNOWN", 0, matches[0].start()))
     for i, m in enumerate(matches):
-        group = next(g for g, v in m.groupdict().items() if v is not None)
-        name = vocab.sections.headers[int(group[1:])].name
+        name = vocab.sections.headers[_header_index(m)].name
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
         sections.append(Section(name, m.end(), end))
     if any(s.name == "FINDINGS" for s in sections):
@@ -68,6 +67,25 @@ def split_sections(text: str, vocab: Vocabulary | None = None) -> list[Section]:
     return _body_from_context(text, sections, vocab)
 
 
+def _header_index(match: re.Match[str]) -> int:
+    """Which configured header a header-regex match is."""
+    group = next(g for g, v in match.groupdict().items() if v is not None)
+    return int(group[1:])
+
+
+def _is_header(match: re.Match[str], vocab: Vocabulary) -> bool:
+    """A match at a line start, after a sentence end or alone on its line is a header; one in
+    the middle of a line only in capitals (`... chest pain COMPARISON: XXXX`), or capitalized
+    when it names a labelled section (`... cough Findings: ...`): a lower-case word (`no change
+    in findings: stable`) and a capitalized context word (`Chest Comparison: a mass`) stay text."""
+    group = next(g for g, v in match.groupdict().items() if v is not None)
+    if group[0] != "m":
+        return True
+    word = match.group(group)
+    name = vocab.sections.headers[int(group[1:])].name
+    return word.isupper() or (word[:1].isupper() and name in vocab.sections.labelled)
+
+
 def _body_lines_before_impression(text: str, sections: list[Section], vocab: Vocabulary) -> list[Section]:
     """Sections of a report with an IMPRESSION but no FINDINGS: lines after the first of the
     leading text and of the last context section before the impression are body."""
@@ -75,16 +93,21 @@ def _body_lines_before_impression(text: str, sections: list[Section], vocab: Voc
     lead = [i for i, s in enumerate(sections[:first_labelled]) if s.name == "UNKNOWN"]
     context = [i for i, s in enumerate(sections[:first_labelled]) if s.name in vocab.sections.context]
     split = set(lead + context[-1:])
+    flat = "\n" not in text.strip()
     out: list[Section] = []
     for i, s in enumerate(sections):
         body = text[s.start : s.end]
         start = len(body) - len(body.lstrip())  # a header alone on its line: its body starts below
-        newline = body.find("\n", start)
-        if i not in split or newline < 0 or not body[newline:].strip():
+        if flat:  # flattened onto one line: its first sentence stands for the first line
+            first = _FIRST_LINE.match(body, start)
+            cut = first.end() if first and first.end() < len(body.rstrip()) else -1
+        else:
+            cut = body.find("\n", start)
+        if i not in split or cut < 0 or not body[cut:].strip():
             out.append(s)
             continue
-        out.append(Section(s.name, s.start, s.start + newline))
-        out.append(Section("FINDINGS", s.start + newline, s.end))
+        out.append(Section(s.name, s.start, s.start + cut))
+        out.append(Section("FINDINGS", s.start + cut, s.end))
     return out
 
 

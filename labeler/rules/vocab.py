@@ -137,12 +137,20 @@ class Vocabulary(BaseModel):
           line (reports flattened onto one line by CSV exports and HL7 feeds:
           `INDICATION: Cough. FINDINGS: ... IMPRESSION: ...`);
         - without a colon, alone on its line, or followed by a dash (`IMPRESSION` then a newline,
-          `IMPRESSION - ...`).
+          `IMPRESSION - ...`);
+        - followed by a colon in the middle of a line with no sentence end before it (group
+          `m<i>`: flattened reports whose indication has no full stop, `... chest pain
+          COMPARISON: XXXX FINDINGS: ...`). `split_sections` keeps such a match only where it is
+          written in capitals or names a labelled section, so a mixed-case context word in a
+          sentence (`... Chest Comparison: there is a mass`) does not cut the findings short.
+
+        Group `c<i>`, `h<i>` or `m<i>` says which header i matched, and in which layout.
         """
         names = "|".join(f"(?P<h{i}>{h.pattern})" for i, h in enumerate(self.sections.headers))
         colon = r"(?:^|(?<=[.!?;])[ \t]+)[ \t]*(?:" + names.replace("(?P<h", "(?P<c") + r")[ \t]*:"
+        middle = r"(?<=\S)[ \t]+(?:" + names.replace("(?P<h", "(?P<m") + r")[ \t]*:"
         bare = r"^[ \t]*(?:" + names + r")[ \t]*(?:[-\u2013\u2014][ \t]*|$)"
-        return re.compile(f"(?im){colon}|{bare}")
+        return re.compile(f"(?im){colon}|{bare}|{middle}")
 
 
 def _read(name: str) -> object:

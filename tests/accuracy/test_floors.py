@@ -1,5 +1,6 @@
 """Accuracy floors: the committed default bundle (int8) and the rule labeler on the three dev
-sets may not fall more than 0.01 macro-F1 below the figures BENCHMARKS.md publishes.
+sets may not fall more than 0.01 macro-F1 below the figures BENCHMARKS.md publishes, neither
+on the reports as written nor on the same reports flattened onto one line.
 
 FLOORS holds those figures; a second test checks that BENCHMARKS.md states exactly them, so
 the two cannot drift apart. A change that moves a figure updates both in one commit.
@@ -25,7 +26,7 @@ TOLERANCE = 0.01
 
 # labeler -> dev set -> macro-F1 (BENCHMARKS.md, "Three dev sets")
 FLOORS = {
-    "rules": {"iu": 0.8697, "synthetic": 0.8516, "impressions": 0.8620},
+    "rules": {"iu": 0.8697, "synthetic": 0.8643, "impressions": 0.8620},
     "default int8": {"iu": 0.9238, "synthetic": 0.9801, "impressions": 0.9652},
 }
 
@@ -52,10 +53,16 @@ def test_macro_f1_floor_on_every_dev_set(name, sets):
     lab = RuleLabeler() if name == "rules" else ModelLabeler.from_bundle(embedded_bundle(), variant="int8")
     schema = load_schema()
     for key, dev in sets.items():
-        records = lab.label([Report(id=k, text=t) for k, t in zip(dev.gold, dev.texts, strict=True)])
-        result = evaluate({r.id: r.u_map() for r in records}, dev.gold, schema)
         floor = FLOORS[name][key] - TOLERANCE
-        assert result.macro_f1 >= floor, f"{name} on {key}: {result.macro_f1:.4f} < {floor:.4f}"
+        # as written, and flattened onto one line as CSV exports and HL7 feeds deliver reports:
+        # the same floor, so the labels do not depend on line breaks
+        for layout, texts in (
+            ("as written", dev.texts),
+            ("one line", [" ".join(t.split()) for t in dev.texts]),
+        ):
+            records = lab.label([Report(id=k, text=t) for k, t in zip(dev.gold, texts, strict=True)])
+            result = evaluate({r.id: r.u_map() for r in records}, dev.gold, schema)
+            assert result.macro_f1 >= floor, f"{name} on {key} {layout}: {result.macro_f1:.4f} < {floor:.4f}"
 
 
 def test_floors_are_the_published_figures():

@@ -90,3 +90,49 @@ def test_a_lone_impression_is_read_in_the_body_slot():
     assert model_text("INDICATION: cough\nIMPRESSION: Small effusion.") == ("", "Small effusion.")
     assert model_text("FINDINGS: Clear.\nIMPRESSION: Normal.") == ("Normal.", "Clear.")
     assert model_text("Clear lungs.") == ("", "Clear lungs.")
+
+
+def test_headers_mid_line_without_a_sentence_end():
+    # an IU-style report flattened onto one line: the indication has no full stop
+    text = (
+        "INDICATION: XXXX loss and chest pain COMPARISON: XXXX FINDINGS: Heart mildly enlarged "
+        "IMPRESSION: Cardiomegaly"
+    )
+    assert [(s.name, s.text(text).strip()) for s in split_sections(text)] == [
+        ("INDICATION", "XXXX loss and chest pain"),
+        ("COMPARISON", "XXXX"),
+        ("FINDINGS", "Heart mildly enlarged"),
+        ("IMPRESSION", "Cardiomegaly"),
+    ]
+    mixed = "History: cough Findings: small effusion Impression: effusion"
+    assert [s.name for s in split_sections(mixed)] == ["INDICATION", "FINDINGS", "IMPRESSION"]
+    # a capitalized context word inside the findings does not cut them short
+    inside = "FINDINGS: Chest Comparison: there is a 2.6 cm mass. IMPRESSION: Mass."
+    assert [(s.name, s.text(inside).strip()) for s in split_sections(inside)] == [
+        ("FINDINGS", "Chest Comparison: there is a 2.6 cm mass."),
+        ("IMPRESSION", "Mass."),
+    ]
+
+
+def test_shorthand_headers():
+    text = "CXR 2V\nHx: smoker, r/o pneumonia\nRUL opacity.\nIMP: RUL pneumonia."
+    assert [(s.name, s.text(text).strip()) for s in split_sections(text)] == [
+        ("UNKNOWN", "CXR 2V"),
+        ("INDICATION", "smoker, r/o pneumonia"),
+        ("FINDINGS", "RUL opacity."),
+        ("IMPRESSION", "RUL pneumonia."),
+    ]
+
+
+def test_flattened_report_without_findings_header_reads_after_the_first_sentence():
+    lines = "History: Fever.\nLungs: Right lower lobe consolidation.\nImpression: Pneumonia."
+    flat = " ".join(lines.split())
+    for text in (lines, flat):
+        assert [(s.name, s.text(text).strip()) for s in split_sections(text)] == [
+            ("INDICATION", "Fever."),
+            ("FINDINGS", "Lungs: Right lower lobe consolidation."),
+            ("IMPRESSION", "Pneumonia."),
+        ]
+    # a one-sentence history of a flattened indication + impression report stays context
+    short = "Indication: Cough, rule out pneumonia. Impression: No acute disease."
+    assert [s.name for s in split_sections(short)] == ["INDICATION", "IMPRESSION"]
