@@ -156,7 +156,12 @@ def train(
     ] = None,
     epochs: int = 30,
     batch_size: int = 32,
-    lr: float = 6e-4,
+    lr: Annotated[
+        float, typer.Option(help="learning rate (of the heads, when --encoder-lr is given)")
+    ] = 6e-4,
+    encoder_lr: Annotated[
+        float | None, typer.Option(help="learning rate of the encoder (e.g. 1e-4 for a pretrained --init)")
+    ] = None,
     alpha: float = 0.5,
     temperature: float = 2.0,
     mlm_epochs: int = 3,
@@ -207,6 +212,7 @@ def train(
             epochs=epochs,
             batch_size=batch_size,
             lr=lr,
+            encoder_lr=encoder_lr,
             alpha=alpha,
             temperature=temperature,
             mlm_epochs=mlm_epochs,

@@ -13,7 +13,7 @@ import random
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -54,6 +54,9 @@ class TrainConfig:
     epochs: int = 30
     batch_size: int = 32
     lr: float = 6e-4
+    encoder_lr: float | None = None
+    """learning rate of the encoder when it differs from the heads' `lr` (a pretrained encoder
+    fine-tunes at ~1e-4 while its freshly initialised heads need the from-scratch rate)"""
     weight_decay: float = 0.01
     warmup_ratio: float = 0.06
     alpha: float = 0.5
@@ -81,6 +84,8 @@ class TrainConfig:
             raise ValueError(f"size must be one of {sorted(SIZES)}")
         if not 0 <= self.alpha <= 1 or self.temperature <= 0:
             raise ValueError("alpha must be in [0, 1] and temperature > 0")
+        if self.encoder_lr is not None and self.encoder_lr <= 0:
+            raise ValueError("encoder_lr must be positive")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.patience < 1:
             raise ValueError("epochs, batch_size, lr and patience must be positive")
         if not 0 <= self.ema < 1:
@@ -184,6 +189,15 @@ def _encoder_for(cfg: TrainConfig, train_texts: list[str], init: Path | None) ->
     return ReportEncoder.from_file(path, cfg.max_length, special, vocab)
 
 
+def param_groups(model: Student, cfg: TrainConfig) -> list[dict[str, Any]]:
+    """Optimizer parameter groups: the encoder at `encoder_lr` (when set), the heads at `lr`."""
+    if cfg.encoder_lr is None:
+        return [{"params": list(model.parameters())}]
+    encoder = {id(p) for p in model.encoder.parameters()}
+    heads = [p for p in model.parameters() if id(p) not in encoder]
+    return [{"params": list(model.encoder.parameters()), "lr": cfg.encoder_lr}, {"params": heads}]
+
+
 def resolve_init(cfg: TrainConfig) -> Path | None:
     """The checkpoint directory of `--init`: a local directory, or a known pretrained encoder
     (`distill.pretrained.KNOWN`) fetched at training time into `<output_dir>/../.pretrained`.
@@ -276,7 +290,7 @@ def train(cfg: TrainConfig) -> dict[str, object]:
     state_path = last / "trainer_state.pt"
     rng = random.Random(cfg.seed)
     steps_per_epoch = (len(ids) + cfg.batch_size - 1) // cfg.batch_size
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.AdamW(param_groups(model, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
     total = steps_per_epoch * cfg.epochs
     scheduler = get_cosine_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total), total)
     start_epoch, best_f1, best_epoch, stale = 0, -1.0, -1, 0
