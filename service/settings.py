@@ -52,7 +52,11 @@ class ServiceSettings(BaseSettings):
         "larger runs gain on CPU; raise it on a GPU)",
     )
     max_wait_ms: float = Field(
-        5.0, ge=0, le=1000, description="how long the oldest queued report waits for a batch to fill"
+        0.0,
+        ge=0,
+        le=1000,
+        description="how long the oldest queued report waits for a batch to fill (0: run at once; "
+        "under load batches still form from what queues while a run is busy; a few ms can pay on a GPU)",
     )
     max_batch_tokens: int = Field(
         16384, ge=64, description="padded tokens per run at most (reports x longest report)"

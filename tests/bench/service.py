@@ -136,7 +136,7 @@ def main() -> None:
     parser.add_argument(
         "--modes",
         default="",
-        help="comma-separated modes: on, nowait, off (default on,off; '-' none, e.g. soak only)",
+        help="comma-separated modes: on, wait5, off (default on,off; '-' none, e.g. soak only)",
     )
     args = parser.parse_args()
     _, texts, _ = dev_split()
@@ -147,8 +147,8 @@ def main() -> None:
     rows: dict[str, dict[str, float]] = {}
     # key on the command line -> (row name, server environment)
     modes: dict[str, tuple[str, dict[str, str]]] = {
-        "on": ("batching on", {}),
-        "nowait": ("batching on, no wait", {"RADLABEL_MAX_WAIT_MS": "0"}),
+        "on": ("batching on (default: no wait)", {}),
+        "wait5": ("batching on, max wait 5 ms", {"RADLABEL_MAX_WAIT_MS": "5"}),
         "off": (
             "batching off",
             {"RADLABEL_MAX_BATCH_SIZE": "1", "RADLABEL_MAX_WAIT_MS": "0", "RADLABEL_RUN_BATCH_SIZE": "1"},
