@@ -193,9 +193,10 @@ def param_groups(model: Student, cfg: TrainConfig) -> list[dict[str, Any]]:
     """Optimizer parameter groups: the encoder at `encoder_lr` (when set), the heads at `lr`."""
     if cfg.encoder_lr is None:
         return [{"params": list(model.parameters())}]
-    encoder = {id(p) for p in model.encoder.parameters()}
-    heads = [p for p in model.parameters() if id(p) not in encoder]
-    return [{"params": list(model.encoder.parameters()), "lr": cfg.encoder_lr}, {"params": heads}]
+    encoder = list(model.encoder.parameters())
+    ids = {id(p) for p in encoder}
+    heads = [p for p in model.parameters() if id(p) not in ids]
+    return [{"params": encoder, "lr": cfg.encoder_lr}, {"params": heads}]
 
 
 def resolve_init(cfg: TrainConfig) -> Path | None:

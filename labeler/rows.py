@@ -77,15 +77,24 @@ def read_rows(path: Path, fmt: RowFormat | None = None, need_id: bool = True) ->
         raise InvalidInput(f"cannot read {path.name}: {exc.strerror or exc}") from exc
 
 
-def _parquet_rows(path: Path, need_id: bool) -> Iterator[Row]:
+def _parquet_file(path: Path) -> Any:
+    """The file's `pyarrow.parquet.ParquetFile` (footer read).
+
+    Raises:
+        InvalidInput: not a readable Parquet file.
+    """
     import pyarrow.lib
     import pyarrow.parquet as pq
 
     try:
-        handle = pq.ParquetFile(path)
-        names = set(handle.schema_arrow.names)
+        return pq.ParquetFile(path)
     except pyarrow.lib.ArrowException as exc:
         raise InvalidInput(f"{path.name} is not a readable Parquet file: {exc}") from exc
+
+
+def _parquet_rows(path: Path, need_id: bool) -> Iterator[Row]:
+    handle = _parquet_file(path)
+    names = set(handle.schema_arrow.names)
     missing = ({"id", "text"} if need_id else {"text"}) - names
     if missing:
         raise InvalidInput(f"{path.name} has no {' and '.join(sorted(missing))} column")
@@ -182,19 +191,11 @@ def count_rows(path: Path, fmt: RowFormat | None = None, need_id: bool = True) -
         InvalidInput: as `read_rows`.
     """
     fmt = fmt or row_format(path)
-    if fmt not in ("jsonl", "txt"):
-        if fmt == "parquet":
-            import pyarrow.lib
-            import pyarrow.parquet as pq
-
-            try:
-                return int(pq.ParquetFile(path).metadata.num_rows)
-            except pyarrow.lib.ArrowException as exc:
-                raise InvalidInput(f"{path.name} is not a readable Parquet file: {exc}") from exc
-            except OSError as exc:
-                raise InvalidInput(f"cannot read {path.name}: {exc.strerror or exc}") from exc
+    if fmt == "csv":
         return sum(1 for _ in read_rows(path, fmt, need_id))
     try:
+        if fmt == "parquet":
+            return int(_parquet_file(path).metadata.num_rows)
         with path.open("rb") as handle:
             return sum(1 for raw in handle if raw.strip())
     except OSError as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from labeler.rules.vocab import Vocabulary, load_vocabulary
+from labeler.rules.vocab import Vocabulary, load_vocabulary, matched_group
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def split_sections(text: str, vocab: Vocabulary | None = None) -> list[Section]:
     if text[: matches[0].start()].strip():
         sections.append(Section("UNKNOWN", 0, matches[0].start()))
     for i, m in enumerate(matches):
-        name = vocab.sections.headers[_header_index(m)].name
+        name = vocab.sections.headers[matched_group(m)[1]].name
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
         sections.append(Section(name, m.end(), end))
     if any(s.name == "FINDINGS" for s in sections):
@@ -67,22 +67,16 @@ def split_sections(text: str, vocab: Vocabulary | None = None) -> list[Section]:
     return _body_from_context(text, sections, vocab)
 
 
-def _header_index(match: re.Match[str]) -> int:
-    """Which configured header a header-regex match is."""
-    group = next(g for g, v in match.groupdict().items() if v is not None)
-    return int(group[1:])
-
-
 def _is_header(match: re.Match[str], vocab: Vocabulary) -> bool:
     """A match at a line start, after a sentence end or alone on its line is a header; one in
     the middle of a line only in capitals (`... chest pain COMPARISON: XXXX`), or capitalized
     when it names a labelled section (`... cough Findings: ...`): a lower-case word (`no change
     in findings: stable`) and a capitalized context word (`Chest Comparison: a mass`) stay text."""
-    group = next(g for g, v in match.groupdict().items() if v is not None)
-    if group[0] != "m":
+    layout, index = matched_group(match)
+    if layout != "m":
         return True
-    word = match.group(group)
-    name = vocab.sections.headers[int(group[1:])].name
+    word = match.group(f"m{index}")
+    name = vocab.sections.headers[index].name
     return word.isupper() or (word[:1].isupper() and name in vocab.sections.labelled)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from labeler.rules.vocab import CueRule, Vocabulary
+from labeler.rules.vocab import CueRule, Vocabulary, matched_group
 
 _ALTERNATIVE = re.compile(r"^[\s,]*(?:versus|vs\.?|or|and/or|/)\s*(?:[\w-]+\s+){0,3}$")
 
@@ -44,8 +44,7 @@ class _Cue:
 
 
 def _group_index(match: re.Match[str]) -> int:
-    group = next(g for g, v in match.groupdict().items() if v is not None)
-    return int(group[1:])
+    return matched_group(match)[1]
 
 
 def find_mentions(sentence: str, vocab: Vocabulary) -> list[_Mention]:

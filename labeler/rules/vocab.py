@@ -153,6 +153,13 @@ class Vocabulary(BaseModel):
         return re.compile(f"(?im){colon}|{bare}|{middle}")
 
 
+def matched_group(match: re.Match[str]) -> tuple[str, int]:
+    """The named group a match of one of the combined regexes took: its letter prefix (the
+    layout or kind) and the index of the rule it names."""
+    group = next(g for g, v in match.groupdict().items() if v is not None)
+    return group[0], int(group[1:])
+
+
 def _read(name: str) -> object:
     ref = resources.files("labeler.resources").joinpath(name)
     return json.loads(ref.read_text(encoding="utf-8"))
