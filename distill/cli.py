@@ -164,6 +164,9 @@ def train(
     ] = None,
     alpha: float = 0.5,
     temperature: float = 2.0,
+    hedge_weight: Annotated[
+        float, typer.Option(help="loss weight of findings the teacher grades as hedged (u = -1..+1)")
+    ] = 1.0,
     mlm_epochs: int = 3,
     augment: Annotated[
         float, typer.Option(help="synthetic reports per real one (sentence recombination)")
@@ -215,6 +218,7 @@ def train(
             encoder_lr=encoder_lr,
             alpha=alpha,
             temperature=temperature,
+            hedge_weight=hedge_weight,
             mlm_epochs=mlm_epochs,
             augment=augment,
             resample_augment=resample_augment,

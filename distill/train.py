@@ -61,6 +61,8 @@ class TrainConfig:
     warmup_ratio: float = 0.06
     alpha: float = 0.5
     temperature: float = 2.0
+    hedge_weight: float = 1.0
+    """loss weight of findings the teacher grades as hedged (u = -1..+1); 1 = the plain loss"""
     patience: int = 6
     seed: int = 13
     mlm_epochs: int = 3
@@ -84,6 +86,8 @@ class TrainConfig:
             raise ValueError(f"size must be one of {sorted(SIZES)}")
         if not 0 <= self.alpha <= 1 or self.temperature <= 0:
             raise ValueError("alpha must be in [0, 1] and temperature > 0")
+        if self.hedge_weight <= 0:
+            raise ValueError("hedge_weight must be positive")
         if self.encoder_lr is not None and self.encoder_lr <= 0:
             raise ValueError("encoder_lr must be positive")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.patience < 1:
@@ -337,7 +341,9 @@ def train(cfg: TrainConfig) -> dict[str, object]:
         for step, idx in enumerate(bar, start=1):
             input_ids, mask = encoder.pad([ids[i] for i in idx])
             logits = model(torch.from_numpy(input_ids).to(device), torch.from_numpy(mask).to(device))
-            loss = distillation_loss(logits, targets[idx].to(device), cfg.alpha, cfg.temperature)
+            loss = distillation_loss(
+                logits, targets[idx].to(device), cfg.alpha, cfg.temperature, cfg.hedge_weight
+            )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

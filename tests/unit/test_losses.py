@@ -26,6 +26,22 @@ def test_distillation_loss_sums_findings_and_averages_batch():
 def test_distillation_loss_rejects_bad_settings():
     with pytest.raises(ValueError):
         distillation_loss(torch.zeros(1, 1, 8), torch.zeros(1, 1, 8), alpha=1.5)
+    with pytest.raises(ValueError):
+        distillation_loss(torch.zeros(1, 1, 8), torch.zeros(1, 1, 8), hedge_weight=0.0)
+
+
+def test_hedge_weight_scales_only_hedged_findings():
+    # two findings, uniform logits (each term = log 8): one the teacher grades u = 0 (class 4),
+    # one not mentioned (class 0); a soft teacher with most mass on u = +1/-1 counts as hedged
+    logits = torch.zeros(1, 3, 8)
+    teacher = torch.zeros(1, 3, 8)
+    teacher[0, 0, 4] = 1.0
+    teacher[0, 1, 0] = 1.0
+    teacher[0, 2, 3], teacher[0, 2, 5], teacher[0, 2, 7] = 0.3, 0.3, 0.4
+    plain = float(distillation_loss(logits, teacher))
+    weighted = float(distillation_loss(logits, teacher, hedge_weight=3.0))
+    assert plain == pytest.approx(3 * math.log(8), rel=1e-6)
+    assert weighted == pytest.approx((3 + 1 + 3) * math.log(8), rel=1e-6)
 
 
 def test_gls_loss_matches_definition():
