@@ -31,8 +31,8 @@ def test_distillation_loss_rejects_bad_settings():
 
 
 def test_hedge_weight_scales_only_hedged_findings():
-    # two findings, uniform logits (each term = log 8): one the teacher grades u = 0 (class 4),
-    # one not mentioned (class 0); a soft teacher with most mass on u = +1/-1 counts as hedged
+    # three findings, uniform logits (each term = log 8): one the teacher grades u = 0 (class 4),
+    # one not mentioned (class 0), and a soft teacher with most mass on u = -1/+1 (hedged)
     logits = torch.zeros(1, 3, 8)
     teacher = torch.zeros(1, 3, 8)
     teacher[0, 0, 4] = 1.0
