@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -45,6 +46,13 @@ def scores(
     return r.macro_f1, r.per_status["uncertain"]["f1"]
 
 
+def difference(
+    preds: dict[str, dict[str, UMap]], gold: dict[str, UMap], ids: list[str], schema: Schema
+) -> Any:
+    """B's (macro-F1, uncertain F1) minus A's over the reports `ids`."""
+    return np.subtract(scores(preds["b"], gold, ids, schema), scores(preds["a"], gold, ids, schema))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("a")
@@ -63,24 +71,18 @@ def main() -> None:
         reports = [Report(id=k, text=t) for k, t in zip(dev.gold, dev.texts, strict=True)]
         preds = {n: {r.id: r.u_map() for r in lab.label(reports)} for n, lab in labelers.items()}
         ids = list(dev.gold)
-        base = [
-            np.subtract(scores(preds["b"], dev.gold, ids, schema), scores(preds["a"], dev.gold, ids, schema))
-        ]
-        diffs = []
-        for _ in range(args.rounds):
-            draw = [ids[i] for i in rng.integers(0, len(ids), len(ids))]
-            sb = scores(preds["b"], dev.gold, draw, schema)
-            sa = scores(preds["a"], dev.gold, draw, schema)
-            diffs.append(np.subtract(sb, sa))
+        whole = difference(preds, dev.gold, ids, schema)
+        draws = ([ids[i] for i in rng.integers(0, len(ids), len(ids))] for _ in range(args.rounds))
+        diffs = [difference(preds, dev.gold, draw, schema) for draw in draws]
         d = np.nan_to_num(np.array(diffs))
         lo, hi = np.percentile(d, [2.5, 97.5], axis=0)
         ahead = (d > 0).mean(axis=0)
         row = {
-            "macro_f1_diff": float(base[0][0]),
+            "macro_f1_diff": float(whole[0]),
             "macro_f1_lo": float(lo[0]),
             "macro_f1_hi": float(hi[0]),
             "macro_f1_b_ahead": float(ahead[0]),
-            "uncertain_f1_diff": float(base[0][1]),
+            "uncertain_f1_diff": float(whole[1]),
             "uncertain_f1_lo": float(lo[1]),
             "uncertain_f1_hi": float(hi[1]),
             "uncertain_f1_b_ahead": float(ahead[1]),
