@@ -78,10 +78,11 @@ def main() -> None:
         "status group first, mentioned by mass": grouped(True),
     }
     rows: dict[str, dict[str, dict[str, float]]] = {}
+    sets = dev_sets()
     for name, decoder in decoders.items():
         model_labeler.logits_to_u = decoder  # the labeler decodes through this module name
         rows[name] = {}
-        for key, dev in dev_sets().items():
+        for key, dev in sets.items():
             recs = lab.label([Report(id=k, text=t) for k, t in zip(dev.gold, dev.texts, strict=True)])
             pred = {r.id: r.u_map() for r in recs}
             r = evaluate(pred, dev.gold, schema)
