@@ -2,14 +2,21 @@
 
 A service gets many small requests at once; running each alone wastes the ONNX session's
 batch parallelism, and running them on the event loop would stall every other client. The
-batcher owns one worker thread: requests are split into reports and queued (bounded, so a
-burst is refused with `Overloaded` instead of growing memory), the worker waits up to
+batcher owns `workers` threads: requests are split into reports and queued (bounded, so a
+burst is refused with `Overloaded` instead of growing memory), a free worker waits up to
 `max_wait_s` for a batch to fill, takes the oldest report plus the queued reports closest to it
 in token length (length-aware: less padding, and the oldest report always goes first, so none
 starves) up to `max_batch_size` reports and `max_batch_tokens` padded tokens, and runs the
 labeler once. A multi-report request may be spread over several runs; its future resolves when
 its last report is done. A cancelled request (client gone) is dropped from the queue before it
 costs a run.
+
+Several workers share one labeler (ONNX Runtime sessions take concurrent runs). On a CPU, runs
+side by side with one thread each use the cores better than one run with all of them: a
+DeBERTa run of a few reports keeps a second intra-op thread only half busy. With several
+workers, a worker takes at most its share of the waiting reports (what is queued divided by the
+idle workers), so a lone multi-report request is spread over the idle workers, while under load
+(the others busy) a worker takes all it may.
 
 Two lanes: interactive requests and background work (archive jobs). A run holds reports of
 one lane only; interactive reports always head the next run, and background runs are capped
@@ -78,7 +85,7 @@ class _Item:
 
 
 class DynamicBatcher:
-    """One worker thread that runs a labeler over coalesced batches of queued reports."""
+    """Worker threads that run a labeler over coalesced batches of queued reports."""
 
     def __init__(
         self,
@@ -93,6 +100,7 @@ class DynamicBatcher:
         schema: Schema | None = None,
         background_batch_size: int | None = None,
         background_labeler: Labeler | None = None,
+        workers: int = 1,
     ) -> None:
         """Args:
         labeler: what runs the batches.
@@ -107,9 +115,10 @@ class DynamicBatcher:
         background_batch_size: reports per background run at most (max_batch_size when None).
         background_labeler: what runs background batches (`labeler` when None), e.g. the
             same model without evidence spans, which archive results do not keep.
+        workers: runs in flight at once (the labeler must take concurrent calls).
         """
-        if max_batch_size < 1 or max_batch_tokens < 1 or capacity < 1 or max_wait_s < 0:
-            raise ValueError("batch size, token budget and capacity must be positive, max wait >= 0")
+        if max_batch_size < 1 or max_batch_tokens < 1 or capacity < 1 or max_wait_s < 0 or workers < 1:
+            raise ValueError("batch size, token budget, capacity and workers must be positive, max wait >= 0")
         self.labeler = labeler
         self.count_tokens = token_counter
         self.max_batch_size = max_batch_size
@@ -121,10 +130,13 @@ class DynamicBatcher:
         self.schema = schema or load_schema()
         self.background_batch_size = min(background_batch_size or max_batch_size, max_batch_size)
         self.background_labeler = background_labeler or labeler
+        self.workers = workers
         self._pending: list[_Item] = []
         self._cond = threading.Condition()
+        self._done = threading.Lock()  # a request's reports may finish in two workers at once
         self._stopping = False
-        self._thread: threading.Thread | None = None
+        self._busy = 0  # workers running a batch
+        self._threads: list[threading.Thread] = []
 
     @property
     def depth(self) -> int:
@@ -133,18 +145,23 @@ class DynamicBatcher:
             return len(self._pending)
 
     def start(self) -> None:
-        """Start the worker thread."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._work, name="radlabel-batcher", daemon=True)
-            self._thread.start()
+        """Start the worker threads."""
+        if not self._threads:
+            self._threads = [
+                threading.Thread(target=self._work, name=f"radlabel-batcher-{i}", daemon=True)
+                for i in range(self.workers)
+            ]
+            for thread in self._threads:
+                thread.start()
 
     def stop(self, timeout: float | None = None) -> None:
-        """Label what is queued, then stop the worker (the service calls this after draining HTTP)."""
+        """Label what is queued, then stop the workers (the service calls this after draining HTTP)."""
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(None if deadline is None else max(deadline - time.monotonic(), 0.0))
 
     def submit(
         self,
@@ -195,6 +212,9 @@ class DynamicBatcher:
         interactive = [it for it in live if not it.request.background]
         lane = interactive or live  # background only when no interactive report waits
         limit = self.max_batch_size if interactive else self.background_batch_size
+        idle = self.workers - self._busy  # this worker included
+        if idle > 1:  # leave the other idle workers their share
+            limit = min(limit, -(-len(lane) // idle))
         head, rest = lane[0], lane[1:]
         rest.sort(key=lambda it: (abs(it.tokens - head.tokens), it.enqueued))
         batch, longest = [head], head.tokens
@@ -231,10 +251,17 @@ class DynamicBatcher:
                     self._cond.wait(max(left, 0.0005))
                 batch = self._take()
                 depth = len(self._pending)
+                if depth:  # what this worker left is for another one
+                    self._cond.notify()
+                self._busy += 1
             if self.observer:
                 self.observer.queued(depth)
-            if batch:
-                self._run(batch)
+            try:
+                if batch:
+                    self._run(batch)
+            finally:
+                with self._cond:
+                    self._busy -= 1
 
     @staticmethod
     def _fail(batch: list[_Item], exc: BaseException) -> None:
@@ -255,9 +282,11 @@ class DynamicBatcher:
             req = it.request
             if req.views or req.mapping != "default":
                 rec = reassemble(rec, self.schema, req.views, req.mapping)
-            req.results[it.index] = rec
-            req.remaining -= 1
-            if req.remaining == 0:
+            with self._done:
+                req.results[it.index] = rec
+                req.remaining -= 1
+                finished = req.remaining == 0
+            if finished:
                 _resolve(req.future, [r for r in req.results if r is not None])
         if self.observer:
             width = max(it.tokens for it in batch)

@@ -6,6 +6,7 @@ app from their own settings and nothing lives in module globals.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -67,7 +68,33 @@ async def require_json(request: Request) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Labelling:
+    """What the labelling route needs, gathered by one dependency.
+
+    FastAPI solves every dependency anew on each request (~0.1 ms of event-loop time each on
+    this machine); the hot route needs five, so it takes them as one.
+    """
+
+    owner: str
+    runtime: Runtime
+    settings: ServiceSettings
+    metrics: ServiceMetrics
+
+
+async def labelling(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
+) -> Labelling:
+    """The checks of `require_json`, `require_key` and `get_runtime`, in that order, and the
+    app's settings and metrics."""
+    await require_json(request)
+    owner = await require_key(request, credentials)
+    runtime = await get_runtime(request)
+    return Labelling(owner, runtime, request.app.state.settings, request.app.state.metrics)
+
+
 SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
 MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 OwnerDep = Annotated[str, Depends(require_key)]
+LabellingDep = Annotated[Labelling, Depends(labelling)]

@@ -11,10 +11,10 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from labeler.records import Report, ReportLabels
-from service.deps import MetricsDep, OwnerDep, RuntimeDep, SettingsDep, require_json
+from service.deps import LabellingDep, OwnerDep, RuntimeDep, SettingsDep
 from service.errors import ApiError, ErrorResponse
 from service.runtime import Runtime
 from service.schemas import Include, LabelRequest, LabelResponse, Limits, ModelResponse
@@ -81,18 +81,11 @@ def dropped(include: Sequence[Include]) -> dict[str, Any] | None:
     "/labels",
     response_model=LabelResponse,
     responses=ERRORS,
-    dependencies=[Depends(require_json)],
     summary="Label one report or several",
 )
-async def labels(
-    body: LabelRequest,
-    request: Request,
-    _owner: OwnerDep,
-    runtime: RuntimeDep,
-    settings: SettingsDep,
-    metrics: MetricsDep,
-) -> Response:
+async def labels(body: LabelRequest, request: Request, ctx: LabellingDep) -> Response:
     """Every finding's status, certainty u, smoothing rate r and GLS target, per report, in input order."""
+    runtime, settings = ctx.runtime, ctx.settings
     items = body.items()
     if len(items) > settings.max_reports_per_request:
         raise ApiError(
@@ -103,7 +96,7 @@ async def labels(
     request.state.reports = len(items)
     reports = [Report(id=it.id or str(i), text=it.text) for i, it in enumerate(items)]
     records = await label_or_abandon(runtime, reports, body.view, body.status_mapping, request)
-    metrics.count_labels(records, runtime.schema)
+    ctx.metrics.count_labels(records, runtime.schema)
     assert runtime.info is not None
     out = LabelResponse(model=runtime.info.name, schema=runtime.schema.version, results=records)
     return Response(
@@ -122,6 +115,7 @@ async def model(_owner: OwnerDep, runtime: RuntimeDep, settings: SettingsDep) ->
         model=info.name,
         provider=info.provider,
         threads=info.threads,
+        workers=info.workers,
         card=info.card,
         schema=schema.version,
         findings=schema.keys,

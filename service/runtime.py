@@ -21,6 +21,8 @@ from typing import Any
 from labeler.base import Labeler
 from labeler.batcher import DynamicBatcher, TokenCounter, word_counts
 from labeler.errors import LabelerError
+from labeler.lanes import plan
+from labeler.model.backend import available_providers
 from labeler.model.labeler import ModelLabeler
 from labeler.records import Report
 from labeler.schema import Schema, load_schema
@@ -48,6 +50,7 @@ class ModelInfo:
     name: str
     provider: str
     threads: int | None
+    workers: int = 1
     card: dict[str, Any] = field(default_factory=dict)
 
 
@@ -124,30 +127,33 @@ class Runtime:
         if refused:
             self.metrics.job_rows.labels(outcome="refused").inc(refused)
 
-    def _build(self) -> tuple[Labeler, TokenCounter, str, int | None]:
+    def _build(self) -> tuple[Labeler, TokenCounter, str, int | None, int]:
+        """(labeler, token counter, provider, threads per worker, workers)."""
         s = self.settings
-        if s.labeler == "rules":
+        if s.labeler == "rules":  # pure Python under the GIL: a second worker would only wait
             from labeler.rules.labeler import RuleLabeler
 
-            return RuleLabeler(max_chars=s.max_report_chars), word_counts, "cpu", 1
+            return RuleLabeler(max_chars=s.max_report_chars), word_counts, "cpu", 1, 1
+        gpu = s.provider != "cpu" and "CUDAExecutionProvider" in available_providers(True)
+        workers, threads = plan(s.workers, s.threads, gpu)
         model = ModelLabeler.from_bundle(
             s.model,
             variant=s.variant,
             max_chars=s.max_report_chars,
             batch_size=s.run_batch_size,  # a coalesced call runs length-sorted sub-batches
-            threads=s.threads,
+            threads=threads,
             prefer_gpu=s.provider != "cpu",
             spin=s.spinning,
         )
         if s.provider == "cuda" and model.backend.provider != "CUDAExecutionProvider":
             raise LabelerError("provider=cuda, but onnxruntime has no CUDA provider here")
-        return model, model.token_counts, model.backend.provider, s.threads
+        return model, model.token_counts, model.backend.provider, threads, workers
 
     def _load(self) -> None:
         s = self.settings
         started = time.monotonic()
         try:
-            labeler, counter, provider, threads = self._build()
+            labeler, counter, provider, threads, workers = self._build()
             warm = [Report(id=f"warmup-{i}", text=t) for i, t in enumerate(WARMUP_TEXTS)]
             for _ in range(s.warmup_rounds):
                 labeler.label(warm)
@@ -169,6 +175,7 @@ class Runtime:
             schema=self.schema,
             background_batch_size=s.job_batch_size,
             background_labeler=labeler.without_evidence() if isinstance(labeler, ModelLabeler) else None,
+            workers=workers,
         )
         self.batcher.start()
         assert self.store is not None and self.files is not None
@@ -184,15 +191,23 @@ class Runtime:
         )
         self.jobs.start()  # resumes jobs a restart interrupted
         card = _card_summary(s.model, labeler) if isinstance(labeler, ModelLabeler) else {}
-        self.info = ModelInfo(labeler.name, provider, threads, card)
+        self.info = ModelInfo(labeler.name, provider, threads, workers, card)
         self.metrics.model.info(
             {
                 "model": labeler.name,
                 "schema": self.schema.version,
                 "provider": provider,
                 "threads": str(threads or "auto"),
+                "workers": str(workers),
             }
         )
         self.metrics.ready.set(1)
         self._ready.set()
-        log.info("ready: %s on %s in %.1f s", labeler.name, provider, time.monotonic() - started)
+        log.info(
+            "ready: %s on %s, %d worker(s) x %s thread(s), in %.1f s",
+            labeler.name,
+            provider,
+            workers,
+            threads or "all",
+            time.monotonic() - started,
+        )

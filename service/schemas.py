@@ -84,7 +84,8 @@ class ModelResponse(BaseModel):
 
     model: str
     provider: str
-    threads: int | None
+    threads: int | None = Field(description="ONNX Runtime intra-op threads per worker (null: all cores)")
+    workers: int = Field(description="labeler runs in flight at once")
     card: dict[str, Any]
     schema_version: str = Field(alias="schema", serialization_alias="schema")
     findings: list[str]

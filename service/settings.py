@@ -36,7 +36,18 @@ class ServiceSettings(BaseSettings):
         "auto", description="bundle file to run: auto = int8 on CPU, fp16 (else fp32) on CUDA"
     )
     threads: int | None = Field(
-        None, ge=1, description="ONNX Runtime intra-op threads (all cores when unset)"
+        None,
+        ge=1,
+        description="ONNX Runtime intra-op threads per worker (unset: 1 when several workers run on a CPU, "
+        "else all cores)",
+    )
+    workers: int | None = Field(
+        None,
+        ge=1,
+        le=256,
+        description="labeler runs in flight at once, sharing one ONNX session (unset: one per usable core "
+        "divided by threads on a CPU, 1 on CUDA; the rule labeler always runs 1). Set it where a CPU "
+        "quota (docker --cpus) is smaller than the cores the process sees",
     )
     spinning: bool = Field(
         False, description="let idle ONNX Runtime threads busy-wait (starves the event loop on few cores)"

@@ -1,30 +1,41 @@
-"""Service benchmark: a real `radlabel serve` under an asyncio/httpx load driver, in one run.
+"""Service benchmark: a real `radlabel serve` under two load drivers, in one run.
 
 Measures, on the IU dev reports, requests against the embedded default model:
-- the raw labeler's throughput (one `label()` call over all reports, as the CLI runs it);
+- the raw labeler's throughput (one `label()` call over all reports, as the CLI runs it), and
+  the service's own batcher in this process without HTTP (workers planned as the service does);
 - service throughput and latency p50/p99 at 1, 8 and 32 concurrent clients sending one report
-  per request, with dynamic batching on (the defaults) and off (max batch size 1, no wait);
+  per request, with dynamic batching on (the defaults), on with one worker (the old default),
+  and off (max batch size 1, no wait);
 - the same with 16 reports per request (8 clients), where HTTP costs less per report;
-- optionally (`--soak SECONDS`) a soak at 32 clients: server RSS before/after and errors.
+- per row: the server's CPU per report and the driver's CPU per request, the batcher's mean
+  run size, and the p99 of the server's own request and queue-wait histograms;
+- optionally (`--soak SECONDS`) a soak at 32 clients: server RSS minute by minute and errors.
 
-The driver runs on the same 2 cores as the server, so its own CPU is part of every figure.
-Run: `python -m tests.bench.service [--seconds 15] [--soak 600]`; writes results/service.json.
+Both drivers run on the same cores as the server: the httpx one (Python, 2-5 ms of CPU per
+request) and wrk (C, `tests/bench/wrk.py`, when installed), whose rows are closer to clients on
+other machines. Run: `python -m tests.bench.service [--seconds 12] [--soak 600]`; writes
+results/service.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import tempfile
 import time
+from concurrent.futures import wait
 from pathlib import Path
 
 import httpx
 
+from labeler.batcher import DynamicBatcher
 from labeler.bundles import embedded_bundle
+from labeler.lanes import plan
 from labeler.model.labeler import ModelLabeler
 from labeler.records import Report
+from tests.bench import wrk
 from tests.bench.common import dev_split, machine, save
 from tests.service.server import Server
 
@@ -120,62 +131,130 @@ def raw_rate(texts: list[str], threads: int | None) -> float:
     return best
 
 
+def batcher_rate(texts: list[str]) -> tuple[float, int, int | None]:
+    """Reports/s of the service's own batching without HTTP: the dynamic batcher in this process,
+    planned as the service plans it (workers x threads), every report a request of its own, all
+    queued at once. Returns (rate, workers, threads)."""
+    workers, threads = plan(None, None, gpu=False)
+    lab = ModelLabeler.from_bundle(embedded_bundle(), threads=threads, spin=False)
+    batcher = DynamicBatcher(lab, lab.token_counts, max_batch_size=64, max_wait_s=0.0, workers=workers)
+    batcher.start()
+    reports = [Report(id=str(i), text=t) for i, t in enumerate(texts)]
+    best = 0.0
+    try:
+        for _ in range(4):  # the first round warms the session up
+            t0 = time.perf_counter()
+            futures = [batcher.submit([r]) for r in reports]
+            wait(futures)
+            best = max(best, len(reports) / (time.perf_counter() - t0))
+    finally:
+        batcher.stop()
+    return best, workers, threads
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads, so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def serve(tmp: Path, name: str, env: dict[str, str]) -> Server:
     srv = Server(tmp / f"{name}.log", env=env)
     srv.wait_ready()
     return srv
 
 
+def measure(
+    srv: Server,
+    driver: str,
+    texts: list[str],
+    bodies: dict[int, Path],
+    clients: int,
+    per: int,
+    seconds: float,
+) -> dict[str, float]:
+    """One row: a load from one driver, with the server-side figures read around it."""
+    runs0, sizes0 = srv.metric("radlabel_batch_size_count"), srv.metric("radlabel_batch_size_sum")
+    wait0 = buckets(srv, "radlabel_queue_wait_seconds")
+    served0 = buckets(srv, "radlabel_request_duration_seconds", LABELS_ROUTE)
+    cpu0 = cpu_seconds(srv.proc.pid)
+    if driver == "wrk":
+        row = wrk.load(srv.url, bodies[per], clients, per, seconds)
+    else:
+        own0 = time.process_time()
+        row = asyncio.run(load(srv.url, texts, clients, per, seconds))
+        row["driver_cpu_ms_per_request"] = 1000 * (time.process_time() - own0) / max(row["requests"], 1.0)
+    done = row["reports_per_s"] * seconds
+    row["server_cpu_ms_per_report"] = 1000 * (cpu_seconds(srv.proc.pid) - cpu0) / max(done, 1.0)
+    # where a tail comes from: the batcher queue, the server as a whole, or the driver
+    row["queue_wait_p99_le_ms"] = bucket_quantile(wait0, buckets(srv, "radlabel_queue_wait_seconds"), 0.99)
+    row["server_p99_le_ms"] = bucket_quantile(
+        served0, buckets(srv, "radlabel_request_duration_seconds", LABELS_ROUTE), 0.99
+    )
+    runs = srv.metric("radlabel_batch_size_count") - runs0
+    row["mean_batch"] = (srv.metric("radlabel_batch_size_sum") - sizes0) / runs if runs else 0.0
+    return row
+
+
+def settle(srv: Server, timeout: float = 30.0) -> None:
+    """Wait until the requests a driver left in flight (wrk stops mid-request) are labelled."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if srv.metric("radlabel_queue_depth") == 0:
+            time.sleep(0.5)  # the last runs finish and answer
+            if srv.metric("radlabel_queue_depth") == 0:
+                return
+        time.sleep(0.2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=15.0, help="duration of each load row")
+    parser.add_argument("--seconds", type=float, default=12.0, help="duration of each load row")
     parser.add_argument("--soak", type=float, default=0.0, help="soak duration at 32 clients (0: skip)")
     parser.add_argument(
         "--loads", default="1x1,8x1,32x1,8x16", help="comma-separated CLIENTSxREPORTS loads per mode"
     )
     parser.add_argument(
         "--modes",
-        default="",
-        help="comma-separated modes: on, wait5, off (default on,off; '-' none, e.g. soak only)",
+        default="on,w1,off",
+        help="comma-separated modes: on, w1, wait5, off ('-' none, e.g. soak only)",
     )
+    parser.add_argument("--drivers", default="wrk,httpx", help="load drivers: wrk (when installed), httpx")
     args = parser.parse_args()
     _, texts, _ = dev_split()
     tmp = Path(tempfile.mkdtemp(prefix="radlabel-bench-"))
     result: dict[str, object] = {"machine": machine(), "reports": len(texts), "seconds": args.seconds}
     raw = raw_rate(texts, None)
-    result["raw_reports_per_s"] = raw
+    in_process, workers, threads = batcher_rate(texts)
+    result.update(raw_reports_per_s=raw, batcher_reports_per_s=in_process, workers=workers, threads=threads)
+    print(f"raw {raw:.0f} reports/s; batcher in process ({workers} x {threads} thread) {in_process:.0f}")
+    drivers = [d for d in args.drivers.split(",") if d and (d != "wrk" or wrk.available())]
+    if "wrk" in args.drivers and "wrk" not in drivers:
+        print("wrk is not installed (apt-get install wrk): its rows are skipped", flush=True)
+    loads = [tuple(int(x) for x in load.split("x")) for load in args.loads.split(",") if load]
+    bodies = {per: wrk.write_bodies(tmp / f"bodies{per}.jsonl", texts, per) for _, per in loads}
     rows: dict[str, dict[str, float]] = {}
     # key on the command line -> (row name, server environment)
     modes: dict[str, tuple[str, dict[str, str]]] = {
-        "on": ("batching on (default: no wait)", {}),
+        "on": ("batching on (default)", {}),
+        "w1": ("batching on, 1 worker", {"RADLABEL_WORKERS": "1"}),
         "wait5": ("batching on, max wait 5 ms", {"RADLABEL_MAX_WAIT_MS": "5"}),
         "off": (
             "batching off",
             {"RADLABEL_MAX_BATCH_SIZE": "1", "RADLABEL_MAX_WAIT_MS": "0", "RADLABEL_RUN_BATCH_SIZE": "1"},
         ),
     }
-    loads = [tuple(int(x) for x in load.split("x")) for load in args.loads.split(",") if load]
     keys = [k.strip() for k in args.modes.split(",") if k.strip() not in ("", "-")]
-    for key in keys if args.modes else ["on", "off"]:
+    for key in keys:
         mode, env = modes[key]
-        srv = serve(tmp, mode.replace(" ", "_"), env)
+        srv = serve(tmp, key, env)
         try:
-            for clients, per in loads:
-                runs0, sizes0 = srv.metric("radlabel_batch_size_count"), srv.metric("radlabel_batch_size_sum")
-                wait0 = buckets(srv, "radlabel_queue_wait_seconds")
-                served0 = buckets(srv, "radlabel_request_duration_seconds", LABELS_ROUTE)
-                row = asyncio.run(load(srv.url, texts, clients, per, args.seconds))
-                # where a tail comes from: the batcher queue, the server as a whole, or the driver
-                row["queue_wait_p99_le_ms"] = bucket_quantile(
-                    wait0, buckets(srv, "radlabel_queue_wait_seconds"), 0.99
-                )
-                row["server_p99_le_ms"] = bucket_quantile(
-                    served0, buckets(srv, "radlabel_request_duration_seconds", LABELS_ROUTE), 0.99
-                )
-                runs = srv.metric("radlabel_batch_size_count") - runs0
-                row["mean_batch"] = (srv.metric("radlabel_batch_size_sum") - sizes0) / runs if runs else 0.0
-                rows[f"{mode}, {clients} clients x {per} report(s)"] = row
-                print(mode, clients, per, {k: round(v, 1) for k, v in row.items()}, flush=True)
+            for driver in drivers:
+                for clients, per in loads:
+                    settle(srv)
+                    row = measure(srv, driver, texts, bodies, clients, per, args.seconds)
+                    rows[f"{mode}, {driver}, {clients} clients x {per} report(s)"] = row
+                    print(mode, driver, clients, per, {k: round(v, 1) for k, v in row.items()}, flush=True)
         finally:
             srv.terminate()
     result["rows"] = rows
@@ -209,16 +288,23 @@ def main() -> None:
         finally:
             srv.terminate()
     path = save("service" if rows else "service_soak", result)
-    print(f"\nService on {machine()}; raw labeler {raw:.0f} reports/s (one call of {len(texts)})\n")
     print(
-        "| mode, load | reports/s | x raw | p50 ms | p99 ms | server p99 <= ms | queue wait p99 <= ms "
-        "| mean batch | errors |\n" + "|---" * 9 + "|"
+        f"\nService on {machine()}; raw labeler {raw:.0f} reports/s (one call of {len(texts)}); "
+        f"the batcher in process {in_process:.0f} ({workers} workers x {threads} thread)\n"
+    )
+    print(
+        "| mode, driver, load | reports/s | x raw | x batcher | p50 ms | p99 ms | server p99 <= ms "
+        "| queue wait p99 <= ms | mean batch | server CPU ms/report | driver CPU ms/request | errors |\n"
+        + "|---" * 12
+        + "|"
     )
     for name, r in rows.items():
         print(
-            f"| {name} | {r['reports_per_s']:.0f} | {r['reports_per_s'] / raw:.2f} | {r['p50_ms']:.1f} "
+            f"| {name} | {r['reports_per_s']:.0f} | {r['reports_per_s'] / raw:.2f} "
+            f"| {r['reports_per_s'] / in_process:.2f} | {r['p50_ms']:.1f} "
             f"| {r['p99_ms']:.1f} | {r['server_p99_le_ms']:.0f} | {r['queue_wait_p99_le_ms']:.0f} "
-            f"| {r['mean_batch']:.1f} | {r['errors']:.0f} |"
+            f"| {r['mean_batch']:.1f} | {r['server_cpu_ms_per_report']:.1f} "
+            f"| {r['driver_cpu_ms_per_request']:.2f} | {r['errors']:.0f} |"
         )
     print(f"\nwritten to {path}")
 

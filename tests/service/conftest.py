@@ -23,6 +23,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             "RADLABEL_MAX_BODY_BYTES": "262144",
             "RADLABEL_MAX_REPORT_CHARS": "20000",
             "RADLABEL_MAX_WAIT_MS": "20",
+            "RADLABEL_WORKERS": "2",  # runs side by side, as on any multi-core machine
         },
     )
     srv.wait_ready()

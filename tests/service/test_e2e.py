@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import subprocess
 import time
@@ -89,6 +90,7 @@ def test_model_endpoint_describes_model_schema_and_limits(server):
         "max_body_bytes": 262144,
     }
     assert body["card"]["sha256"].startswith(body["model"].split("/")[-1])
+    assert body["workers"] == 2 and body["threads"] == max(1, len(os.sched_getaffinity(0)) // 2)
     assert 0.9 < body["card"]["dev_metrics"]["macro_f1"] < 1
     assert body["card"]["variant"] == "int8" and "non-commercial" in body["card"]["licence"]
     assert body["smoothing"] == {"k": 0.417, "r0": 1.0}

@@ -170,3 +170,71 @@ def test_without_evidence_gives_the_same_labels_and_no_spans(model, dev_reports)
     assert [r.u_map() for r in full] == [r.u_map() for r in bare]
     assert any(f.evidence for r in full for f in r.findings.values())
     assert not any(f.evidence for r in bare for f in r.findings.values()) and model.evidence
+
+
+class Overlap:
+    """Wraps a labeler; every run waits at a barrier for a second run to be in flight with it,
+    so the test fails (BrokenBarrierError) unless two workers really run side by side."""
+
+    def __init__(self, inner, parties: int = 2) -> None:
+        self.inner = inner
+        self.barrier = threading.Barrier(parties, timeout=10)
+        self.runs: list[list[Report]] = []
+        self.lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    def health(self) -> bool:
+        return True
+
+    def label(self, reports, views=(), mapping="default"):
+        with self.lock:
+            self.runs.append(list(reports))
+        self.barrier.wait()
+        return self.inner.label(reports, views, mapping)
+
+
+def test_two_workers_run_side_by_side_and_label_as_one(model, dev_reports):
+    lab = Overlap(model)
+    b = DynamicBatcher(lab, model.token_counts, max_batch_size=64, max_wait_s=0.0, workers=2)
+    batch = reports(dev_reports, 20)
+    f = b.submit(batch)  # one request: the first worker takes its share, the second the rest
+    b.start()
+    got = f.result(timeout=30)
+    b.stop(timeout=30)
+    assert [len(run) for run in lab.runs] == [10, 10]
+    assert [r.id for r in got] == [r.id for r in batch]
+    # int8 activations are quantized per run, so compare with the same two runs made directly
+    direct = {rec.id: rec for run in lab.runs for rec in model.label(run)}
+    assert [r.model_dump() for r in got] == [direct[r.id].model_dump() for r in batch]
+
+
+def test_many_requests_over_two_workers_keep_their_order_and_labels(model, dev_reports):
+    spy = Spy(model)
+    b = DynamicBatcher(spy, model.token_counts, max_batch_size=8, max_wait_s=0.0, workers=2)
+    b.start()
+    sizes = [1 + i % 4 for i in range(16)]  # 40 reports, each in one request only
+    starts = [sum(sizes[:i]) for i in range(len(sizes))]
+    asked = [reports(dev_reports, n, start=k) for n, k in zip(sizes, starts, strict=True)]
+    futures = [b.submit(r) for r in asked]
+    wait(futures, timeout=60)
+    b.stop(timeout=30)
+    assert sum(map(len, spy.runs)) == sum(map(len, asked))
+    by_id = {r.id: r for rs in asked for r in rs}
+    direct = {(tuple(run), rec.id): rec for run in spy.runs for rec in model.label([by_id[i] for i in run])}
+    ran_in = {i: tuple(run) for run in spy.runs for i in run}
+    assert len(ran_in) == 40 and len(spy.runs) > 1
+    for f, rs in zip(futures, asked, strict=True):
+        got = f.result(timeout=0)
+        assert [x.id for x in got] == [r.id for r in rs]
+        assert [x.u_map() for x in got] == [direct[(ran_in[r.id], r.id)].u_map() for r in rs]
+
+
+def test_stop_with_two_workers_labels_what_is_queued(model, dev_reports):
+    b = DynamicBatcher(model, model.token_counts, max_wait_s=1.0, workers=2)
+    f = b.submit(reports(dev_reports, 9))
+    b.start()
+    b.stop(timeout=30)
+    assert len(f.result(timeout=0)) == 9

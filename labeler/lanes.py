@@ -1,0 +1,43 @@
+"""How many labeler runs go at once, and with how many ONNX Runtime threads each.
+
+Measured on the 2-core dev VM (BENCHMARKS, "Service"): a DeBERTa-small run of one to sixteen
+reports keeps a second intra-op thread only about half busy, so two runs side by side with one
+thread each label 1.4-2x as many reports per second as one run with two threads. A single
+whole-archive call is the exception (its sorted batches parallelise well inside the run); the
+service, whose runs are small, runs one worker per core. On CUDA the GPU serialises runs, so
+one worker feeds it.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity; a CFS quota is not visible here)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def plan(
+    workers: int | None, threads: int | None, gpu: bool, cores: int | None = None
+) -> tuple[int, int | None]:
+    """(workers, intra-op threads per worker; None = ONNX Runtime's default, all cores).
+
+    Args:
+        workers: asked for, or None for the default.
+        threads: asked for, or None for the default.
+        gpu: the session runs on CUDA.
+        cores: usable cores (this process's when None).
+    """
+    if gpu:
+        return workers or 1, threads
+    cores = cores or usable_cores()
+    if workers is None:
+        per = threads or 1
+        return max(1, cores // per), per
+    if threads is None and workers > 1:
+        threads = max(1, cores // workers)
+    return workers, threads
