@@ -16,7 +16,8 @@ side by side with one thread each use the cores better than one run with all of 
 DeBERTa run of a few reports keeps a second intra-op thread only half busy. With several
 workers, a worker takes at most its share of the waiting reports (what is queued divided by the
 idle workers), so a lone multi-report request is spread over the idle workers, while under load
-(the others busy) a worker takes all it may.
+(the others busy) a worker takes all it may. Background runs are not split so: they keep their
+fixed size, so an archive's runs, and its int8 labels, do not depend on timing.
 
 Two lanes: interactive requests and background work (archive jobs). A run holds reports of
 one lane only; interactive reports always head the next run, and background runs are capped
@@ -213,7 +214,9 @@ class DynamicBatcher:
         lane = interactive or live  # background only when no interactive report waits
         limit = self.max_batch_size if interactive else self.background_batch_size
         idle = self.workers - self._busy  # this worker included
-        if idle > 1:  # leave the other idle workers their share
+        if interactive and idle > 1:  # leave the other idle workers their share
+            # (not for background work: its runs stay the same whatever the timing, so an
+            # archive's int8 labels do not depend on which worker was free)
             limit = min(limit, -(-len(lane) // idle))
         head, rest = lane[0], lane[1:]
         rest.sort(key=lambda it: (abs(it.tokens - head.tokens), it.enqueued))
