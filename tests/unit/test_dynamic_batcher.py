@@ -238,3 +238,14 @@ def test_stop_with_two_workers_labels_what_is_queued(model, dev_reports):
     b.start()
     b.stop(timeout=30)
     assert len(f.result(timeout=0)) == 9
+
+
+def test_background_runs_keep_their_size_with_idle_workers(model, dev_reports):
+    bg = Spy(model.without_evidence())
+    b = DynamicBatcher(model, model.token_counts, background_batch_size=5, background_labeler=bg, workers=3)
+    job = b.submit(reports(dev_reports, 23), background=True)
+    b.start()
+    assert len(job.result(timeout=30)) == 23
+    b.stop(timeout=30)
+    # split by idle workers as interactive work is, 23 reports would run as 8 + 8 + 7
+    assert sorted(map(len, bg.runs)) == [3, 5, 5, 5, 5]
