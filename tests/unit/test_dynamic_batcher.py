@@ -247,5 +247,5 @@ def test_background_runs_keep_their_size_with_idle_workers(model, dev_reports):
     b.start()
     assert len(job.result(timeout=30)) == 23
     b.stop(timeout=30)
-    # split by idle workers as interactive work is, 23 reports would run as 8 + 8 + 7
+    # split by idle workers as interactive work is, the last reports would run in smaller runs
     assert sorted(map(len, bg.runs)) == [3, 5, 5, 5, 5]
