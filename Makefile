@@ -70,8 +70,11 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.bench.accuracy
 	$(BIN)/python -m tests.bench.speed
 
+# service throughput/latency under wrk (when installed: apt-get install wrk) and httpx drivers;
+# workers side by side vs one run with every thread, on the labeler alone
 bench-service: $(STAMP)
 	$(BIN)/python -m tests.bench.service
+	$(BIN)/python -m tests.bench.workers
 
 # archive jobs: throughput vs raw, interactive latency during a job, memory on ~200 MB, Ray vs local
 bench-jobs: $(STAMP)

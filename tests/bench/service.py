@@ -9,7 +9,8 @@ Measures, on the IU dev reports, requests against the embedded default model:
 - the same with 16 reports per request (8 clients), where HTTP costs less per report;
 - per row: the server's CPU per report and the driver's CPU per request, the batcher's mean
   run size, and the p99 of the server's own request and queue-wait histograms;
-- optionally (`--soak SECONDS`) a soak at 32 clients: server RSS minute by minute and errors.
+- optionally (`--soak SECONDS [--soak-driver wrk]`) a soak at 32 clients, every text unique:
+  server RSS minute by minute and errors.
 
 Both drivers run on the same cores as the server: the httpx one (Python, 2-5 ms of CPU per
 request) and wrk (C, `tests/bench/wrk.py`, when installed), whose rows are closer to clients on
@@ -220,6 +221,7 @@ def main() -> None:
         help="comma-separated modes: on, w1, wait5, off ('-' none, e.g. soak only)",
     )
     parser.add_argument("--drivers", default="wrk,httpx", help="load drivers: wrk (when installed), httpx")
+    parser.add_argument("--soak-driver", choices=["httpx", "wrk"], default="httpx", help="the soak's driver")
     args = parser.parse_args()
     _, texts, _ = dev_split()
     tmp = Path(tempfile.mkdtemp(prefix="radlabel-bench-"))
@@ -232,7 +234,9 @@ def main() -> None:
     if "wrk" in args.drivers and "wrk" not in drivers:
         print("wrk is not installed (apt-get install wrk): its rows are skipped", flush=True)
     loads = [tuple(int(x) for x in load.split("x")) for load in args.loads.split(",") if load]
-    bodies = {per: wrk.write_bodies(tmp / f"bodies{per}.jsonl", texts, per) for _, per in loads}
+    bodies = {
+        per: wrk.write_bodies(tmp / f"bodies{per}.jsonl", texts, per) for per in {1, *(p for _, p in loads)}
+    }
     rows: dict[str, dict[str, float]] = {}
     # key on the command line -> (row name, server environment)
     modes: dict[str, tuple[str, dict[str, str]]] = {
@@ -267,7 +271,11 @@ def main() -> None:
             minutes: list[dict[str, float]] = []
             left = args.soak
             while left > 0:
-                part = asyncio.run(load(srv.url, texts, 32, 1, min(60.0, left), unique=True))
+                span = min(60.0, left)
+                if args.soak_driver == "wrk":
+                    part = wrk.load(srv.url, bodies[1], 32, 1, span, unique=True)
+                else:
+                    part = asyncio.run(load(srv.url, texts, 32, 1, span, unique=True))
                 left -= 60.0
                 minutes.append({**part, "rss_mb": rss_mb(srv.proc.pid)})
                 print(
@@ -283,7 +291,13 @@ def main() -> None:
                 "rss_by_minute_mb": [m["rss_mb"] for m in minutes],
             }
             after = rss_mb(srv.proc.pid)
-            result["soak"] = {**soak, "seconds": args.soak, "rss_before_mb": before, "rss_after_mb": after}
+            result["soak"] = {
+                **soak,
+                "driver": args.soak_driver,
+                "seconds": args.soak,
+                "rss_before_mb": before,
+                "rss_after_mb": after,
+            }
             print("soak", result["soak"], flush=True)
         finally:
             srv.terminate()

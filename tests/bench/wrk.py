@@ -58,26 +58,15 @@ def parse(out: str, per_request: int, seconds: float) -> dict[str, float]:
     }
 
 
-def load(url: str, bodies: Path, clients: int, per_request: int, seconds: float) -> dict[str, float]:
-    """Run wrk (one thread, `clients` connections) for `seconds`; adds its CPU ms per request."""
+def load(
+    url: str, bodies: Path, clients: int, per_request: int, seconds: float, unique: bool = False
+) -> dict[str, float]:
+    """Run wrk (one thread, `clients` connections) for `seconds`; adds its CPU ms per request.
+    `unique` (single-report bodies only) appends a numbered line to every text."""
+    args = ["wrk", "-t1", f"-c{clients}", f"-d{seconds:g}s", "--latency", "-s", str(SCRIPT), url]
+    args += ["--", str(bodies), *(["unique"] if unique else [])]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    out = subprocess.run(
-        [
-            "wrk",
-            "-t1",
-            f"-c{clients}",
-            f"-d{seconds:g}s",
-            "--latency",
-            "-s",
-            str(SCRIPT),
-            url,
-            "--",
-            str(bodies),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     row = parse(out, per_request, seconds)
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
