@@ -73,6 +73,7 @@ class _Request:
     mapping: str
     remaining: int
     background: bool = False
+    evidence: bool = True
 
 
 @dataclass(eq=False)
@@ -102,6 +103,7 @@ class DynamicBatcher:
         background_batch_size: int | None = None,
         background_labeler: Labeler | None = None,
         workers: int = 1,
+        lean_labeler: Labeler | None = None,
     ) -> None:
         """Args:
         labeler: what runs the batches.
@@ -117,6 +119,9 @@ class DynamicBatcher:
         background_labeler: what runs background batches (`labeler` when None), e.g. the
             same model without evidence spans, which archive results do not keep.
         workers: runs in flight at once (the labeler must take concurrent calls).
+        lean_labeler: what runs interactive batches in which no request wants evidence spans
+            (`labeler` when None), e.g. the same model without them: tracing spans costs
+            ~10% of a run, wasted on a client that drops them.
         """
         if max_batch_size < 1 or max_batch_tokens < 1 or capacity < 1 or max_wait_s < 0 or workers < 1:
             raise ValueError("batch size, token budget, capacity and workers must be positive, max wait >= 0")
@@ -131,6 +136,7 @@ class DynamicBatcher:
         self.schema = schema or load_schema()
         self.background_batch_size = min(background_batch_size or max_batch_size, max_batch_size)
         self.background_labeler = background_labeler or labeler
+        self.lean_labeler = lean_labeler or labeler
         self.workers = workers
         self._pending: list[_Item] = []
         self._cond = threading.Condition()
@@ -170,12 +176,15 @@ class DynamicBatcher:
         views: Sequence[str] = (),
         mapping: str = "default",
         background: bool = False,
+        evidence: bool = True,
     ) -> Future[list[ReportLabels]]:
         """Queue reports for labelling; the future gives one record per report in input order.
 
         Args:
             background: archive work: runs only when no interactive report waits, in runs of
                 at most `background_batch_size`, and is not counted against the capacity.
+            evidence: the caller wants evidence spans; runs whose requests all say no may use
+                the lean labeler, whose records have none.
 
         Raises:
             InvalidInput: empty text, control characters, unknown view or mapping.
@@ -188,7 +197,9 @@ class DynamicBatcher:
             future.set_result([])
             return future
         tokens, cut = self.count_tokens([r.text for r in reports])
-        request = _Request(future, [None] * len(reports), tuple(views), mapping, len(reports), background)
+        request = _Request(
+            future, [None] * len(reports), tuple(views), mapping, len(reports), background, evidence
+        )
         items = [_Item(request, i, r, tokens[i], cut[i] > 0) for i, r in enumerate(reports)]
         with self._cond:
             if self._stopping:
@@ -274,7 +285,12 @@ class DynamicBatcher:
     def _run(self, batch: list[_Item]) -> None:
         started = time.monotonic()
         waits = [started - it.enqueued for it in batch]
-        labeler = self.background_labeler if batch[0].request.background else self.labeler
+        if batch[0].request.background:
+            labeler = self.background_labeler
+        elif any(it.request.evidence for it in batch):
+            labeler = self.labeler
+        else:
+            labeler = self.lean_labeler
         try:
             records = labeler.label([it.report for it in batch])
         except Exception as exc:  # LabelerError or a bug: fail these requests, keep the worker

@@ -163,6 +163,8 @@ class Runtime:
             self.error = f"{type(exc).__name__}: {exc}"
             log.error("model load failed: %s", self.error)
             return
+        # archive results and answers without `include=evidence` keep no spans: skip tracing them
+        lean = labeler.without_evidence() if isinstance(labeler, ModelLabeler) else None
         self.batcher = DynamicBatcher(
             labeler,
             counter,
@@ -174,8 +176,9 @@ class Runtime:
             observer=self.metrics,
             schema=self.schema,
             background_batch_size=s.job_batch_size,
-            background_labeler=labeler.without_evidence() if isinstance(labeler, ModelLabeler) else None,
+            background_labeler=lean,
             workers=workers,
+            lean_labeler=lean,
         )
         self.batcher.start()
         assert self.store is not None and self.files is not None

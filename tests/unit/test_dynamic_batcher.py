@@ -249,3 +249,27 @@ def test_background_runs_keep_their_size_with_idle_workers(model, dev_reports):
     b.stop(timeout=30)
     # split among the three idle workers as interactive work is, they would run as 3 + 2 + 2
     assert sorted(map(len, bg.runs)) == [2, 5]
+
+
+def test_runs_without_an_evidence_request_use_the_lean_labeler(model, dev_reports):
+    full, lean = Spy(model), Spy(model.without_evidence())
+    b = DynamicBatcher(full, model.token_counts, max_batch_size=16, lean_labeler=lean)
+    plain = b.submit(reports(dev_reports, 4), evidence=False)
+    b.start()
+    bare = plain.result(timeout=30)
+    spans = b.submit(reports(dev_reports, 4, start=4)).result(timeout=30)  # evidence by default
+    b.stop()
+    b2 = DynamicBatcher(full, model.token_counts, max_batch_size=16, max_wait_s=1.0, lean_labeler=lean)
+    mixed = [
+        b2.submit(reports(dev_reports, 2, start=8), evidence=False),
+        b2.submit(reports(dev_reports, 2, start=10)),
+    ]
+    b2.start()
+    wait(mixed, timeout=30)
+    b2.stop()
+    assert [len(r) for r in lean.runs] == [4] and [len(r) for r in full.runs] == [4, 4]
+    assert not any(f.evidence for r in bare for f in r.findings.values())
+    assert any(f.evidence for r in spans for f in r.findings.values())
+    # a run shared with a request that wants spans traces them for all its reports
+    assert any(f.evidence for r in mixed[0].result() for f in r.findings.values())
+    assert [r.u_map() for r in bare] == [r.u_map() for r in model.label(reports(dev_reports, 4))]
