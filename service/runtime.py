@@ -21,7 +21,7 @@ from typing import Any
 from labeler.base import Labeler
 from labeler.batcher import DynamicBatcher, TokenCounter, word_counts
 from labeler.errors import LabelerError
-from labeler.lanes import plan
+from labeler.lanes import plan, run_batch_size
 from labeler.model.backend import available_providers
 from labeler.model.labeler import ModelLabeler
 from labeler.records import Report
@@ -140,7 +140,8 @@ class Runtime:
             s.model,
             variant=s.variant,
             max_chars=s.max_report_chars,
-            batch_size=s.run_batch_size,  # a coalesced call runs length-sorted sub-batches
+            # a coalesced call runs length-sorted sub-batches
+            batch_size=s.run_batch_size or run_batch_size(threads, gpu),
             threads=threads,
             prefer_gpu=s.provider != "cpu",
             spin=s.spinning,
@@ -207,10 +208,11 @@ class Runtime:
         self.metrics.ready.set(1)
         self._ready.set()
         log.info(
-            "ready: %s on %s, %d worker(s) x %s thread(s), in %.1f s",
+            "ready: %s on %s, %d worker(s) x %s thread(s), runs of %s reports, in %.1f s",
             labeler.name,
             provider,
             workers,
             threads or "all",
+            getattr(labeler, "batch_size", "-"),
             time.monotonic() - started,
         )

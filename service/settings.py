@@ -55,12 +55,12 @@ class ServiceSettings(BaseSettings):
     max_batch_size: int = Field(
         64, ge=1, le=1024, description="reports coalesced into one labeler call at most (dynamic batching)"
     )
-    run_batch_size: int = Field(
-        8,
+    run_batch_size: int | None = Field(
+        None,
         ge=1,
         le=1024,
-        description="reports per ONNX Runtime run inside a call, sorted by length (padding costs more than "
-        "larger runs gain on CPU; raise it on a GPU)",
+        description="reports per ONNX Runtime run inside a call, sorted by length (unset: 4 for one-thread "
+        "CPU workers, 8 otherwise; padding costs more than larger runs gain on CPU; raise it on a GPU)",
     )
     max_wait_ms: float = Field(
         0.0,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from labeler.lanes import plan, usable_cores
+from labeler.lanes import plan, run_batch_size, usable_cores
 
 
 @pytest.mark.parametrize(
@@ -28,3 +28,10 @@ def test_plan(workers, threads, gpu, cores, expected):
 
 def test_usable_cores_is_this_process_affinity():
     assert 1 <= usable_cores() <= 4096
+
+
+@pytest.mark.parametrize(
+    ("threads", "gpu", "expected"), [(1, False, 4), (2, False, 8), (None, False, 8), (1, True, 8)]
+)
+def test_run_batch_size(threads, gpu, expected):
+    assert run_batch_size(threads, gpu) == expected
