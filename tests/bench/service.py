@@ -2,7 +2,8 @@
 
 Measures, on the IU dev reports, requests against the embedded default model:
 - the raw labeler's throughput (one `label()` call over all reports, as the CLI runs it), and
-  the service's own batcher in this process without HTTP (workers planned as the service does);
+  the service's own batcher in this process without HTTP (workers, run size and evidence as the
+  service plans them for a plain request), each before and after the rows (ratios use the mean);
 - service throughput and latency p50/p99 at 1, 8 and 32 concurrent clients sending one report
   per request, with dynamic batching on (the defaults), on with one worker (the old default),
   and off (max batch size 1, no wait);
@@ -33,7 +34,7 @@ import httpx
 
 from labeler.batcher import DynamicBatcher
 from labeler.bundles import embedded_bundle
-from labeler.lanes import plan
+from labeler.lanes import plan, run_batch_size
 from labeler.model.labeler import ModelLabeler
 from labeler.records import Report
 from tests.bench import wrk
@@ -137,15 +138,24 @@ def batcher_rate(texts: list[str]) -> tuple[float, int, int | None]:
     planned as the service plans it (workers x threads), every report a request of its own, all
     queued at once. Returns (rate, workers, threads)."""
     workers, threads = plan(None, None, gpu=False)
-    lab = ModelLabeler.from_bundle(embedded_bundle(), threads=threads, spin=False)
-    batcher = DynamicBatcher(lab, lab.token_counts, max_batch_size=64, max_wait_s=0.0, workers=workers)
+    lab = ModelLabeler.from_bundle(
+        embedded_bundle(), threads=threads, spin=False, batch_size=run_batch_size(threads, gpu=False)
+    )
+    batcher = DynamicBatcher(
+        lab,
+        lab.token_counts,
+        max_batch_size=64,
+        max_wait_s=0.0,
+        workers=workers,
+        lean_labeler=lab.without_evidence(),
+    )
     batcher.start()
     reports = [Report(id=str(i), text=t) for i, t in enumerate(texts)]
     best = 0.0
     try:
         for _ in range(4):  # the first round warms the session up
             t0 = time.perf_counter()
-            futures = [batcher.submit([r]) for r in reports]
+            futures = [batcher.submit([r], evidence=False) for r in reports]  # a plain request
             wait(futures)
             best = max(best, len(reports) / (time.perf_counter() - t0))
     finally:
@@ -226,10 +236,13 @@ def main() -> None:
     _, texts, _ = dev_split()
     tmp = Path(tempfile.mkdtemp(prefix="radlabel-bench-"))
     result: dict[str, object] = {"machine": machine(), "reports": len(texts), "seconds": args.seconds}
-    raw = raw_rate(texts, None)
-    in_process, workers, threads = batcher_rate(texts)
-    result.update(raw_reports_per_s=raw, batcher_reports_per_s=in_process, workers=workers, threads=threads)
-    print(f"raw {raw:.0f} reports/s; batcher in process ({workers} x {threads} thread) {in_process:.0f}")
+    # the baselines before and after the rows: this VM drifts 10-30% within minutes
+    raw_before = raw_rate(texts, None)
+    batcher_before, workers, threads = batcher_rate(texts)
+    print(
+        f"raw {raw_before:.0f} reports/s; batcher in process ({workers} x {threads} thread) "
+        f"{batcher_before:.0f}"
+    )
     drivers = [d for d in args.drivers.split(",") if d and (d != "wrk" or wrk.available())]
     if "wrk" in args.drivers and "wrk" not in drivers:
         print("wrk is not installed (apt-get install wrk): its rows are skipped", flush=True)
@@ -261,6 +274,17 @@ def main() -> None:
                     print(mode, driver, clients, per, {k: round(v, 1) for k, v in row.items()}, flush=True)
         finally:
             srv.terminate()
+    raw_after = raw_rate(texts, None) if rows else raw_before
+    batcher_after = batcher_rate(texts)[0] if rows else batcher_before
+    raw, in_process = (raw_before + raw_after) / 2, (batcher_before + batcher_after) / 2
+    result.update(
+        raw_reports_per_s=raw,
+        raw_before_after=[raw_before, raw_after],
+        batcher_reports_per_s=in_process,
+        batcher_before_after=[batcher_before, batcher_after],
+        workers=workers,
+        threads=threads,
+    )
     result["rows"] = rows
     if args.soak:
         srv = serve(tmp, "soak", {})
@@ -303,8 +327,9 @@ def main() -> None:
             srv.terminate()
     path = save("service" if rows else "service_soak", result)
     print(
-        f"\nService on {machine()}; raw labeler {raw:.0f} reports/s (one call of {len(texts)}); "
-        f"the batcher in process {in_process:.0f} ({workers} workers x {threads} thread)\n"
+        f"\nService on {machine()}; raw labeler {raw:.0f} reports/s (one call of {len(texts)}; "
+        f"{raw_before:.0f} before the rows, {raw_after:.0f} after); the batcher in process {in_process:.0f} "
+        f"({workers} workers x {threads} thread; {batcher_before:.0f} before, {batcher_after:.0f} after)\n"
     )
     print(
         "| mode, driver, load | reports/s | x raw | x batcher | p50 ms | p99 ms | server p99 <= ms "
