@@ -29,6 +29,7 @@ import tempfile
 import time
 from concurrent.futures import wait
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 
@@ -74,7 +75,13 @@ def rss_mb(pid: int, field: str = "VmRSS") -> float:
 
 
 async def load(
-    url: str, texts: list[str], clients: int, per_request: int, seconds: float, unique: bool = False
+    url: str,
+    texts: list[str],
+    clients: int,
+    per_request: int,
+    seconds: float,
+    unique: bool = False,
+    evidence: bool = False,
 ) -> dict[str, float]:
     """`clients` concurrent loops posting `per_request` reports each, for `seconds`; `unique`
     makes every text new (a numbered line appended), as real traffic is, so caches keyed on
@@ -92,7 +99,11 @@ async def load(
             if unique:
                 batch = [f"{t}\nAccession {k}-{i}-{j}." for j, t in enumerate(batch)]
             i += per_request
-            body = {"text": batch[0]} if per_request == 1 else {"reports": [{"text": t} for t in batch]}
+            body: dict[str, object] = (
+                {"text": batch[0]} if per_request == 1 else {"reports": [{"text": t} for t in batch]}
+            )
+            if evidence:
+                body["include"] = ["evidence"]
             t0 = time.perf_counter()
             try:
                 resp = await http.post(url + "/v1/labels", json=body)
@@ -175,25 +186,43 @@ def serve(tmp: Path, name: str, env: dict[str, str]) -> Server:
     return srv
 
 
+class Load(NamedTuple):
+    """A load row: `clients` concurrent clients, `per` reports per request, and whether each
+    request asks for evidence spans (spec `32x1`, `8x16`, `32x1e`)."""
+
+    clients: int
+    per: int
+    evidence: bool = False
+
+    @classmethod
+    def parse(cls, spec: str) -> Load:
+        clients, per = spec.rstrip("e").split("x")
+        return cls(int(clients), int(per), spec.endswith("e"))
+
+    def __str__(self) -> str:
+        tail = ", with evidence" if self.evidence else ""
+        return f"{self.clients} clients x {self.per} report(s){tail}"
+
+
 def measure(
     srv: Server,
     driver: str,
     texts: list[str],
-    bodies: dict[int, Path],
-    clients: int,
-    per: int,
+    bodies: dict[tuple[int, bool], Path],
+    load_spec: Load,
     seconds: float,
 ) -> dict[str, float]:
     """One row: a load from one driver, with the server-side figures read around it."""
+    clients, per, evidence = load_spec
     runs0, sizes0 = srv.metric("radlabel_batch_size_count"), srv.metric("radlabel_batch_size_sum")
     wait0 = buckets(srv, "radlabel_queue_wait_seconds")
     served0 = buckets(srv, "radlabel_request_duration_seconds", LABELS_ROUTE)
     cpu0 = cpu_seconds(srv.proc.pid)
     if driver == "wrk":
-        row = wrk.load(srv.url, bodies[per], clients, per, seconds)
+        row = wrk.load(srv.url, bodies[(per, evidence)], clients, per, seconds)
     else:
         own0 = time.process_time()
-        row = asyncio.run(load(srv.url, texts, clients, per, seconds))
+        row = asyncio.run(load(srv.url, texts, clients, per, seconds, evidence=evidence))
         row["driver_cpu_ms_per_request"] = 1000 * (time.process_time() - own0) / max(row["requests"], 1.0)
     done = row["reports_per_s"] * seconds
     row["server_cpu_ms_per_report"] = 1000 * (cpu_seconds(srv.proc.pid) - cpu0) / max(done, 1.0)
@@ -223,7 +252,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=12.0, help="duration of each load row")
     parser.add_argument("--soak", type=float, default=0.0, help="soak duration at 32 clients (0: skip)")
     parser.add_argument(
-        "--loads", default="1x1,8x1,32x1,8x16", help="comma-separated CLIENTSxREPORTS loads per mode"
+        "--loads",
+        default="1x1,8x1,32x1,32x1e,8x16",
+        help="comma-separated CLIENTSxREPORTS loads per mode; a trailing e asks for evidence spans",
     )
     parser.add_argument(
         "--modes",
@@ -246,9 +277,10 @@ def main() -> None:
     drivers = [d for d in args.drivers.split(",") if d and (d != "wrk" or wrk.available())]
     if "wrk" in args.drivers and "wrk" not in drivers:
         print("wrk is not installed (apt-get install wrk): its rows are skipped", flush=True)
-    loads = [tuple(int(x) for x in load.split("x")) for load in args.loads.split(",") if load]
+    loads = [Load.parse(spec) for spec in args.loads.split(",") if spec]
     bodies = {
-        per: wrk.write_bodies(tmp / f"bodies{per}.jsonl", texts, per) for per in {1, *(p for _, p in loads)}
+        (per, ev): wrk.write_bodies(tmp / f"bodies{per}{'e' * ev}.jsonl", texts, per, ev)
+        for per, ev in {(1, False), *((ld.per, ld.evidence) for ld in loads)}
     }
     rows: dict[str, dict[str, float]] = {}
     # key on the command line -> (row name, server environment)
@@ -267,11 +299,13 @@ def main() -> None:
         srv = serve(tmp, key, env)
         try:
             for driver in drivers:
-                for clients, per in loads:
+                for spec in loads:
                     settle(srv)
-                    row = measure(srv, driver, texts, bodies, clients, per, args.seconds)
-                    rows[f"{mode}, {driver}, {clients} clients x {per} report(s)"] = row
-                    print(mode, driver, clients, per, {k: round(v, 1) for k, v in row.items()}, flush=True)
+                    row = measure(srv, driver, texts, bodies, spec, args.seconds)
+                    name = f"{mode}, {driver}, {spec}"
+                    again = sum(1 for k in rows if k.startswith(name))  # a load listed twice: A/B rounds
+                    rows[f"{name} (round {again + 1})" if again else name] = row
+                    print(mode, driver, spec, {k: round(v, 1) for k, v in row.items()}, flush=True)
         finally:
             srv.terminate()
     raw_after = raw_rate(texts, None) if rows else raw_before
@@ -297,7 +331,7 @@ def main() -> None:
             while left > 0:
                 span = min(60.0, left)
                 if args.soak_driver == "wrk":
-                    part = wrk.load(srv.url, bodies[1], 32, 1, span, unique=True)
+                    part = wrk.load(srv.url, bodies[(1, False)], 32, 1, span, unique=True)
                 else:
                     part = asyncio.run(load(srv.url, texts, 32, 1, span, unique=True))
                 left -= 60.0

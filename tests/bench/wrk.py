@@ -25,14 +25,17 @@ def available() -> bool:
     return shutil.which("wrk") is not None
 
 
-def write_bodies(path: Path, texts: list[str], per_request: int) -> Path:
-    """One request body per line: a single report, or `per_request` consecutive reports."""
+def write_bodies(path: Path, texts: list[str], per_request: int, evidence: bool = False) -> Path:
+    """One request body per line: a single report, or `per_request` consecutive reports; with
+    `evidence`, each asks for evidence spans."""
     with path.open("w", encoding="utf-8") as handle:
         for i, text in enumerate(texts):
             if per_request == 1:
                 body: dict[str, object] = {"text": text}
             else:
                 body = {"reports": [{"text": texts[(i + j) % len(texts)]} for j in range(per_request)]}
+            if evidence:
+                body["include"] = ["evidence"]
             handle.write(json.dumps(body) + "\n")
     return path
 
