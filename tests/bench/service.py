@@ -303,7 +303,8 @@ def main() -> None:
                     settle(srv)
                     row = measure(srv, driver, texts, bodies, spec, args.seconds)
                     name = f"{mode}, {driver}, {spec}"
-                    again = sum(1 for k in rows if k.startswith(name))  # a load listed twice: A/B rounds
+                    # a load listed twice: A/B rounds
+                    again = sum(1 for k in rows if k == name or k.startswith(f"{name} (round"))
                     rows[f"{name} (round {again + 1})" if again else name] = row
                     print(mode, driver, spec, {k: round(v, 1) for k, v in row.items()}, flush=True)
         finally:
