@@ -48,7 +48,7 @@ def run_batch_size(threads: int | None, gpu: bool) -> int:
 
     A call sorts its reports by length and runs them in sub-batches; every report is padded to
     the longest of its sub-batch, and DeBERTa's relative attention makes padding dear. With one
-    thread per worker, runs of 4 labelled 1.2x as fast as runs of 8 at 32 requests in flight
+    thread per worker, runs of 4 labelled 1.1-1.4x as fast as runs of 8 at 32 requests in flight
     and about as fast with 128 (BENCHMARKS, "Service"); a multi-thread run needs the larger
     runs to keep its threads busy, and a GPU far larger ones (set it there).
     """
