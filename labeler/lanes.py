@@ -1,8 +1,8 @@
 """How many labeler runs go at once, and with how many ONNX Runtime threads each.
 
-Measured on the 2-core dev VM (BENCHMARKS, "Service"): a run of the default student of one to sixteen
-reports keeps a second intra-op thread only about half busy, so two runs side by side with one
-thread each label 1.2-2x as many reports per second as one run with two threads. A single
+Measured on the 2-core dev VM (BENCHMARKS, "Service"): a run of the default student over one to
+sixteen reports keeps a second intra-op thread only about half busy, so two runs side by side
+with one thread each label 1.2-2x as many reports per second as one run with two threads. A single
 whole-archive call is the exception (its sorted batches parallelise well inside the run); the
 service, whose runs are small, runs one worker per core. On CUDA the GPU serialises runs, so
 one worker feeds it.

@@ -72,8 +72,8 @@ async def require_json(request: Request) -> None:
 class Labelling:
     """What the labelling route needs, gathered by one dependency.
 
-    FastAPI solves every dependency anew on each request (~0.1 ms of event-loop time each on
-    this machine); the hot route needs five, so it takes them as one.
+    FastAPI solves every dependency anew on each request; with five separate ones, solving them
+    took a third of the event loop's time per labelling request in a profile, with one a fifth.
     """
 
     owner: str
