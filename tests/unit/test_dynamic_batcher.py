@@ -172,28 +172,21 @@ def test_without_evidence_gives_the_same_labels_and_no_spans(model, dev_reports)
     assert not any(f.evidence for r in bare for f in r.findings.values()) and model.evidence
 
 
-class Overlap:
-    """Wraps a labeler; every run waits at a barrier for a second run to be in flight with it,
-    so the test fails (BrokenBarrierError) unless two workers really run side by side."""
+class Overlap(Spy):
+    """A spy whose every run waits at a barrier for a second run to be in flight with it, so
+    the test fails (BrokenBarrierError) unless two workers really run side by side."""
 
     def __init__(self, inner, parties: int = 2) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.barrier = threading.Barrier(parties, timeout=10)
-        self.runs: list[list[Report]] = []
+        self.ran: list[list[Report]] = []
         self.lock = threading.Lock()
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    def health(self) -> bool:
-        return True
 
     def label(self, reports, views=(), mapping="default"):
         with self.lock:
-            self.runs.append(list(reports))
+            self.ran.append(list(reports))
         self.barrier.wait()
-        return self.inner.label(reports, views, mapping)
+        return super().label(reports, views, mapping)
 
 
 def test_two_workers_run_side_by_side_and_label_as_one(model, dev_reports):
@@ -204,10 +197,10 @@ def test_two_workers_run_side_by_side_and_label_as_one(model, dev_reports):
     b.start()
     got = f.result(timeout=30)
     b.stop(timeout=30)
-    assert [len(run) for run in lab.runs] == [10, 10]
+    assert [len(run) for run in lab.ran] == [10, 10]
     assert [r.id for r in got] == [r.id for r in batch]
     # int8 activations are quantized per run, so compare with the same two runs made directly
-    direct = {rec.id: rec for run in lab.runs for rec in model.label(run)}
+    direct = {rec.id: rec for run in lab.ran for rec in model.label(run)}
     assert [r.model_dump() for r in got] == [direct[r.id].model_dump() for r in batch]
 
 
