@@ -13,7 +13,7 @@ Measures, on the IU dev reports, requests against the embedded default model:
 - optionally (`--soak SECONDS [--soak-driver wrk]`) a soak at 32 clients, every text unique:
   server RSS minute by minute and errors.
 
-Both drivers run on the same cores as the server: the httpx one (Python, 2-5 ms of CPU per
+Both drivers run on the same cores as the server: the httpx one (Python, 2-7 ms of CPU per
 request) and wrk (C, `tests/bench/wrk.py`, when installed), whose rows are closer to clients on
 other machines. Run: `python -m tests.bench.service [--seconds 12] [--soak 600]`; writes
 results/service.json.
@@ -33,11 +33,12 @@ from typing import NamedTuple
 
 import httpx
 
-from labeler.batcher import DynamicBatcher
 from labeler.bundles import embedded_bundle
-from labeler.lanes import plan, run_batch_size
 from labeler.model.labeler import ModelLabeler
 from labeler.records import Report
+from service.metrics import ServiceMetrics
+from service.runtime import Runtime
+from service.settings import ServiceSettings
 from tests.bench import wrk
 from tests.bench.common import dev_split, machine, save
 from tests.service.server import Server
@@ -144,34 +145,24 @@ def raw_rate(texts: list[str], threads: int | None) -> float:
     return best
 
 
-def batcher_rate(texts: list[str]) -> tuple[float, int, int | None]:
-    """Reports/s of the service's own batching without HTTP: the dynamic batcher in this process,
-    planned as the service plans it (workers x threads), every report a request of its own, all
-    queued at once. Returns (rate, workers, threads)."""
-    workers, threads = plan(None, None, gpu=False)
-    lab = ModelLabeler.from_bundle(
-        embedded_bundle(), threads=threads, spin=False, batch_size=run_batch_size(threads, gpu=False)
-    )
-    batcher = DynamicBatcher(
-        lab,
-        lab.token_counts,
-        max_batch_size=64,
-        max_wait_s=0.0,
-        workers=workers,
-        lean_labeler=lab.without_evidence(),
-    )
-    batcher.start()
-    reports = [Report(id=str(i), text=t) for i, t in enumerate(texts)]
-    best = 0.0
+def batcher_rate(texts: list[str], data_dir: Path) -> tuple[float, int, int | None]:
+    """Reports/s of the service's own batching without HTTP: the service's runtime (labeler,
+    workers, run size, lean twin, warm-up, as `radlabel serve` builds them) in this process, every
+    report a plain request of its own, all queued at once. Returns (rate, workers, threads)."""
+    runtime = Runtime(ServiceSettings(data_dir=data_dir), ServiceMetrics())  # type: ignore[call-arg]
+    runtime.start()
     try:
+        if not runtime.wait(300) or runtime.batcher is None or runtime.info is None:
+            raise RuntimeError(f"the runtime did not get ready: {runtime.error}")
+        reports = [Report(id=str(i), text=t) for i, t in enumerate(texts)]
+        best = 0.0
         for _ in range(4):  # the first round warms the session up
             t0 = time.perf_counter()
-            futures = [batcher.submit([r], evidence=False) for r in reports]  # a plain request
-            wait(futures)
+            wait([runtime.batcher.submit([r], evidence=False) for r in reports])
             best = max(best, len(reports) / (time.perf_counter() - t0))
+        return best, runtime.info.workers, runtime.info.threads
     finally:
-        batcher.stop()
-    return best, workers, threads
+        runtime.stop()
 
 
 def cpu_seconds(pid: int) -> float:
@@ -269,7 +260,7 @@ def main() -> None:
     result: dict[str, object] = {"machine": machine(), "reports": len(texts), "seconds": args.seconds}
     # the baselines before and after the rows: this VM drifts 10-30% within minutes
     raw_before = raw_rate(texts, None)
-    batcher_before, workers, threads = batcher_rate(texts)
+    batcher_before, workers, threads = batcher_rate(texts, tmp / "baseline-before")
     print(
         f"raw {raw_before:.0f} reports/s; batcher in process ({workers} x {threads} thread) "
         f"{batcher_before:.0f}"
@@ -310,7 +301,7 @@ def main() -> None:
         finally:
             srv.terminate()
     raw_after = raw_rate(texts, None) if rows else raw_before
-    batcher_after = batcher_rate(texts)[0] if rows else batcher_before
+    batcher_after = batcher_rate(texts, tmp / "baseline-after")[0] if rows else batcher_before
     raw, in_process = (raw_before + raw_after) / 2, (batcher_before + batcher_after) / 2
     result.update(
         raw_reports_per_s=raw,
