@@ -82,16 +82,22 @@ def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def _peak_text(model: ModelLabeler, max_chars: int) -> str:
-    """The longest report of the warm-up's kind that the model reads whole (no truncation, so
-    warming up logs no truncation warning), within the character limit."""
-    sentence = "Stable mild cardiomegaly. Small left pleural effusion, possibly atelectasis. "
-    best = WARMUP_TEXTS[0]
-    for n in range(1, 1000):
-        text = f"FINDINGS: {sentence * n}IMPRESSION: Cardiomegaly. Small effusion."
-        if len(text) > max_chars or model.token_counts([text])[1][0]:
-            break
-        best = text
-    return best
+    """The longest report of the warm-up's kind that the model reads whole: as many tokens as
+    it reads at most, without truncation (so warming up logs no truncation warning), within the
+    character limit. A binary search over the number of findings words."""
+    words = ("Stable mild cardiomegaly. Small left pleural effusion, possibly atelectasis. " * 200).split()
+
+    def text(n: int) -> str:
+        return f"FINDINGS: {' '.join(words[:n])} IMPRESSION: Cardiomegaly. Small effusion."
+
+    low, high = 0, len(words)  # text(low) fits; text(high + 1) does not
+    while low < high:
+        mid = (low + high + 1) // 2
+        if len(text(mid)) > max_chars or model.token_counts([text(mid)])[1][0]:
+            high = mid - 1
+        else:
+            low = mid
+    return text(low)
 
 
 def _warm_at_peak(model: ModelLabeler, workers: int, max_chars: int) -> None:
