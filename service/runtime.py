@@ -14,6 +14,7 @@ import json
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,22 +83,27 @@ def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def _peak_text(model: ModelLabeler, max_chars: int) -> str:
-    """The longest report of the warm-up's kind that the model reads whole: as many tokens as
-    it reads at most, without truncation (so warming up logs no truncation warning), within the
-    character limit. A binary search over the number of findings words."""
+    """The longest report of the warm-up's kind that the model reads whole: exactly as many
+    tokens as it reads at most, without truncation (so warming up logs no truncation warning),
+    within the character limit. A binary search over the number of findings words, then
+    one-token stops for the last tokens a several-token word would overshoot (a peak one token
+    short left a soak growing 9 MB in steps; the truncated peak had kept it flat)."""
     words = ("Stable mild cardiomegaly. Small left pleural effusion, possibly atelectasis. " * 200).split()
 
-    def text(n: int) -> str:
-        return f"FINDINGS: {' '.join(words[:n])} IMPRESSION: Cardiomegaly. Small effusion."
+    def text(n: int, stops: int = 0) -> str:
+        return f"FINDINGS: {' '.join(words[:n])}{' .' * stops} IMPRESSION: Cardiomegaly. Small effusion."
+
+    def fits(candidate: str) -> bool:
+        return len(candidate) <= max_chars and not model.token_counts([candidate])[1][0]
 
     low, high = 0, len(words)  # text(low) fits; text(high + 1) does not
     while low < high:
         mid = (low + high + 1) // 2
-        if len(text(mid)) > max_chars or model.token_counts([text(mid)])[1][0]:
-            high = mid - 1
-        else:
-            low = mid
-    return text(low)
+        low, high = (mid, high) if fits(text(mid)) else (low, mid - 1)
+    stops = 0
+    while fits(text(low, stops + 1)):
+        stops += 1
+    return text(low, stops)
 
 
 def _warm_at_peak(model: ModelLabeler, workers: int, max_chars: int) -> None:
@@ -106,11 +112,9 @@ def _warm_at_peak(model: ModelLabeler, workers: int, max_chars: int) -> None:
     (a 10-minute soak of new texts, warmed without this, grew 19 MB in steps from minute 6)."""
     text = _peak_text(model, max_chars)
     reports = [Report(id=f"warmup-peak-{i}", text=text) for i in range(model.batch_size)]
-    threads = [threading.Thread(target=model.label, args=(reports,)) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with ThreadPoolExecutor(workers, thread_name_prefix="radlabel-warmup") as pool:
+        for done in [pool.submit(model.label, reports) for _ in range(workers)]:
+            done.result()  # a failed run fails the load, as the other warm-up runs do
 
 
 class Runtime:
