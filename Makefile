@@ -75,6 +75,7 @@ bench: $(STAMP)
 bench-service: $(STAMP)
 	$(BIN)/python -m tests.bench.service
 	$(BIN)/python -m tests.bench.workers
+	$(BIN)/python -m tests.bench.memory --settings shipped,pattern-on
 
 # archive jobs: throughput vs raw, interactive latency during a job, memory on ~200 MB, Ray vs local
 bench-jobs: $(STAMP)

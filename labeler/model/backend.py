@@ -34,6 +34,11 @@ class OnnxBackend:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # errors only: an fp16 graph on the CPU provider warns once per node it cannot fold
         options.log_severity_level = 3
+        # No memory patterns: ORT caches one per input shape and reserves each as one block, so
+        # every new (batch, length) pair grew the arena in steps (+41 MB in 5 minutes of new
+        # reports on two workers; off: flat after the token cache filled, and no slower:
+        # `python -m tests.bench.memory`). Reports always come in new shapes.
+        options.enable_mem_pattern = False
         if not spin:
             # idle intra-op threads then sleep instead of busy-waiting: a server shares its cores
             # with the event loop, and spinning threads starve it between runs

@@ -199,3 +199,16 @@ def test_bundle_without_attention_output_still_labels(tiny_bundle, dev_reports):
     recs = lab.label(reports)
     assert all(not f.evidence for r in recs for f in r.findings.values())
     assert any(f.u is not None for r in recs for f in r.findings.values())
+
+
+def test_sessions_plan_no_memory_pattern_per_shape(tiny_bundle, dev_reports):
+    """Reports arrive in ever-new (batch, length) shapes; ORT's memory patterns, cached per
+    shape, grew a served process in steps (`tests/bench/memory.py`), so every session is made
+    without them, for every variant, and still labels mixed lengths as one-by-one does."""
+    for variant in ("fp32", "int8"):
+        lab = ModelLabeler.from_bundle(tiny_bundle, variant=variant, batch_size=4, prefer_gpu=False)
+        assert lab.backend.session.get_session_options().enable_mem_pattern is False
+    texts = [r["text"] for r in dev_reports]
+    mixed = ModelLabeler.from_bundle(tiny_bundle, variant="fp32", batch_size=3, prefer_gpu=False)
+    single = ModelLabeler.from_bundle(tiny_bundle, variant="fp32", batch_size=1, prefer_gpu=False)
+    np.testing.assert_allclose(mixed.logits(texts), single.logits(texts), atol=1e-4)
