@@ -109,7 +109,8 @@ def _peak_text(model: ModelLabeler, max_chars: int) -> str:
 def _warm_at_peak(model: ModelLabeler, workers: int, max_chars: int) -> None:
     """Run the largest run the service can make on every worker at once, so ONNX Runtime's
     memory arena grows to its peak before /readyz says ready instead of in steps under traffic
-    (a 10-minute soak of new texts, warmed without this, grew 19 MB in steps from minute 6)."""
+    (a 10-minute soak of new texts, warmed without this, grew 19 MB in steps from minute 6).
+    The other source of steps, a memory pattern per input shape, is off in `OnnxBackend`."""
     text = _peak_text(model, max_chars)
     reports = [Report(id=f"warmup-peak-{i}", text=text) for i in range(model.batch_size)]
     with ThreadPoolExecutor(workers, thread_name_prefix="radlabel-warmup") as pool:

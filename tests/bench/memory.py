@@ -16,8 +16,8 @@ three on top of `pattern-on`: `shrink` (the arena hands free chunks back after e
 
 `--speed-rounds N` instead times `shipped` against `pattern-on` in one process, alternating N
 rounds: the raw labeler's one call over the dev reports (as the CLI runs it) and the two-worker
-load above. Run: `python -m tests.bench.memory [--settings a,b] [--seconds 300] [--speed-rounds 3]`;
-writes results/memory.json or results/memory_speed.json.
+load above (`--every` seconds a round). Run: `python -m tests.bench.memory [--settings a,b]
+[--seconds 300] [--speed-rounds 3]`; writes results/memory.json or results/memory_speed.json.
 """
 
 from __future__ import annotations
@@ -31,20 +31,12 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from tests.bench.common import ROOT, dev_split, machine, save
+from tests.bench.service import rss_mb
 
 SETTINGS = ("shipped", "pattern-on", "shrink", "same-as-requested", "malloc-arenas-2")
-
-
-def rss_mb() -> float:
-    """This process's resident set size, MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def build(setting: str) -> tuple[Any, int, int]:
@@ -123,10 +115,10 @@ def child(setting: str, seconds: float, every: float, settle: float) -> dict[str
     """Label new runs for `seconds` under one setting; RSS over time and reports done."""
     model, workers, size = build(setting)
     warm(model, workers)
-    after_warmup = rss_mb()
+    after_warmup = rss_mb(os.getpid())
     _, texts, _ = dev_split()
     drive(model, workers, size, texts, settle, seed=1)
-    started_rss = rss_mb()
+    started_rss = rss_mb(os.getpid())
     trace: list[tuple[float, float]] = [(0.0, round(started_rss, 1))]
     reports = 0
     t0 = time.monotonic()
@@ -134,7 +126,7 @@ def child(setting: str, seconds: float, every: float, settle: float) -> dict[str
         reports += drive(
             model, workers, size, texts, min(every, seconds - (time.monotonic() - t0)), seed=len(trace) + 1
         )
-        trace.append((round(time.monotonic() - t0, 1), round(rss_mb(), 1)))
+        trace.append((round(time.monotonic() - t0, 1), round(rss_mb(os.getpid()), 1)))
     return {
         "setting": setting,
         "workers": workers,
