@@ -35,9 +35,9 @@ class OnnxBackend:
         # errors only: an fp16 graph on the CPU provider warns once per node it cannot fold
         options.log_severity_level = 3
         # No memory patterns: ORT caches one per input shape and reserves each as one block, so
-        # every new (batch, length) pair grew the arena in steps (+41 MB in 5 minutes of new
-        # reports on two workers; off: flat after the token cache filled, and no slower:
-        # `python -m tests.bench.memory`). Reports always come in new shapes.
+        # new (batch, length) pairs grew the arena in steps (two workers labelling new reports:
+        # +10 MB in 5 minutes after 20 s of settling; off: +0.7 MB, and no slower; a served
+        # hour: +2.8 MB. `python -m tests.bench.memory`). Reports always come in new shapes.
         options.enable_mem_pattern = False
         if not spin:
             # idle intra-op threads then sleep instead of busy-waiting: a server shares its cores
