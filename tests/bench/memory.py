@@ -8,7 +8,8 @@ reports (a numbered line appended, as real traffic is new text), as the batcher 
 text-keyed cache fills to its bound), RSS is sampled every `--every` seconds for `--seconds`.
 Each setting runs in a fresh process (`--child SETTING`), one after the other.
 
-Settings: `shipped` (what `OnnxBackend` makes: memory patterns off), `pattern-on` (ORT's
+Settings: `shipped` (what `OnnxBackend` makes: memory patterns off), `no-peak` (shipped, but
+warmed without the service's peak run), `pattern-on` (ORT's
 default, shipped until 2026-12-03: one planned block per input shape, cached per shape), and
 three on top of `pattern-on`: `shrink` (the arena hands free chunks back after every run),
 `same-as-requested` (an arena that extends by what is asked instead of doubling),
@@ -36,7 +37,7 @@ from typing import Any
 from tests.bench.common import ROOT, dev_split, machine, save
 from tests.bench.service import rss_mb
 
-SETTINGS = ("shipped", "pattern-on", "shrink", "same-as-requested", "malloc-arenas-2")
+SETTINGS = ("shipped", "no-peak", "pattern-on", "shrink", "same-as-requested", "malloc-arenas-2")
 
 
 def build(setting: str) -> tuple[Any, int, int]:
@@ -50,7 +51,7 @@ def build(setting: str) -> tuple[Any, int, int]:
     workers, threads = plan(None, None, False)
     size = run_batch_size(threads, False)
     model = ModelLabeler.from_bundle(embedded_bundle(), batch_size=size, threads=threads, spin=False)
-    if setting == "shipped":
+    if setting in ("shipped", "no-peak"):
         return model, workers, size
     backend = model.backend
     options = ort.SessionOptions()  # OnnxBackend's options, memory patterns on (ORT's default)
@@ -102,19 +103,20 @@ def drive(model: Any, workers: int, size: int, texts: list[str], seconds: float,
     return sum(done)
 
 
-def warm(model: Any, workers: int) -> None:
+def warm(model: Any, workers: int, peak: bool = True) -> None:
     """The service's warm-up: its warm-up reports, then the peak run on every worker."""
     from labeler.records import Report
     from service.runtime import WARMUP_TEXTS, _warm_at_peak
 
     model.label([Report(id=f"warmup-{i}", text=t) for i, t in enumerate(WARMUP_TEXTS)])
-    _warm_at_peak(model, workers, 20_000)
+    if peak:
+        _warm_at_peak(model, workers, 20_000)
 
 
 def child(setting: str, seconds: float, every: float, settle: float) -> dict[str, Any]:
     """Label new runs for `seconds` under one setting; RSS over time and reports done."""
     model, workers, size = build(setting)
-    warm(model, workers)
+    warm(model, workers, peak=setting != "no-peak")
     after_warmup = rss_mb(os.getpid())
     _, texts, _ = dev_split()
     drive(model, workers, size, texts, settle, seed=1)
