@@ -54,12 +54,7 @@ def build(setting: str) -> tuple[Any, int, int]:
     if setting in ("shipped", "no-peak"):
         return model, workers, size
     backend = model.backend
-    options = ort.SessionOptions()  # OnnxBackend's options, memory patterns on (ORT's default)
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 3
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.intra_op_num_threads = threads or 1
-    options.inter_op_num_threads = 1
+    options = backend.session.get_session_options()  # OnnxBackend's own, patterns back on
     options.enable_mem_pattern = True
     if setting == "same-as-requested":
         info = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)
