@@ -245,24 +245,31 @@ class DynamicBatcher:
         return batch
 
     def _ready(self) -> bool:
-        """A batch is worth running now: full, over the token budget, or its oldest report waited enough."""
+        """A worker should stop waiting: stopping, or a batch is worth running now (full, over the
+        token budget, or its oldest report waited enough)."""
         if self._stopping or len(self._pending) >= self.max_batch_size:
             return True
+        if not self._pending:
+            return False
         tokens = sum(it.tokens for it in self._pending)
-        return tokens >= self.max_batch_tokens or (
-            time.monotonic() - self._pending[0].enqueued >= self.max_wait_s
-        )
+        return tokens >= self.max_batch_tokens or self._wait_left() <= 0
+
+    def _wait_left(self) -> float:
+        """Seconds until the oldest queued report has waited `max_wait_s` (inf when none)."""
+        if not self._pending:
+            return float("inf")
+        return self.max_wait_s - (time.monotonic() - self._pending[0].enqueued)
 
     def _work(self) -> None:
         while True:
             with self._cond:
-                while not self._pending and not self._stopping:
-                    self._cond.wait()
-                if not self._pending and self._stopping:
-                    return
+                # one wait for both cases: every wait releases the lock, and another worker
+                # may empty the queue meanwhile, so emptiness is checked after each wake-up
                 while not self._ready():
-                    left = self.max_wait_s - (time.monotonic() - self._pending[0].enqueued)
-                    self._cond.wait(max(left, 0.0005))
+                    left = self._wait_left()
+                    self._cond.wait(None if left == float("inf") else max(left, 0.0005))
+                if not self._pending:  # stopping, nothing left
+                    return
                 batch = self._take()
                 depth = len(self._pending)
                 if depth:  # what this worker left is for another one

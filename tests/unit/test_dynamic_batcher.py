@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import wait
 
 import pytest
@@ -264,3 +265,20 @@ def test_runs_without_an_evidence_request_use_the_lean_labeler(model, dev_report
     assert any(f.evidence for r in mixed[0].result() for f in r.findings.values())
     assert [r.u_map() for r in bare] == [r.u_map() for r in model.label(reports(dev_reports, 4))]
 
+
+def test_a_worker_outlives_a_queue_emptied_by_another_while_it_waits(model, dev_reports):
+    """A worker waiting out `max_wait_s` releases the lock; another worker may take the whole
+    queue meanwhile. The waiter must go back to waiting, not die on the empty queue (it did,
+    with IndexError, leaving the batcher a worker short for good). Work queued before the
+    workers start puts all three in that wait at once."""
+    for k in range(10):
+        b = DynamicBatcher(model, model.token_counts, max_wait_s=0.005, background_batch_size=5, workers=3)
+        job = b.submit(reports(dev_reports, 7, start=k), background=True)
+        b.start()
+        try:
+            assert len(job.result(timeout=30)) == 7
+            time.sleep(0.02)  # past any waiter's timeout
+            assert all(thread.is_alive() for thread in b._threads), f"a worker died in round {k}"
+            assert len(b.submit(reports(dev_reports, 3)).result(timeout=30)) == 3
+        finally:
+            b.stop(timeout=30)
