@@ -96,6 +96,8 @@ def _peak_text(model: ModelLabeler, max_chars: int) -> str:
     def fits(candidate: str) -> bool:
         return len(candidate) <= max_chars and not model.token_counts([candidate])[1][0]
 
+    if not fits(text(0)):  # a character limit shorter than the template itself
+        return text(0)[:max_chars]
     low, high = 0, len(words)  # text(low) fits; text(high + 1) does not
     while low < high:
         mid = (low + high + 1) // 2
@@ -192,7 +194,10 @@ class Runtime:
         started = time.monotonic()
         try:
             labeler, counter, provider, threads, workers = self._build()
-            warm = [Report(id=f"warmup-{i}", text=t) for i, t in enumerate(WARMUP_TEXTS)]
+            # cut to the limit: a service set to accept only short reports must still turn ready
+            warm = [
+                Report(id=f"warmup-{i}", text=t[: s.max_report_chars]) for i, t in enumerate(WARMUP_TEXTS)
+            ]
             for _ in range(s.warmup_rounds):
                 labeler.label(warm)
             if s.warmup_rounds and isinstance(labeler, ModelLabeler):

@@ -209,6 +209,20 @@ def test_readiness_is_503_until_warm(tmp_path):
         srv.terminate()
 
 
+def test_a_character_limit_shorter_than_the_warm_up_reports_still_turns_ready(tmp_path):
+    # the warm-up's own reports (89 and ~1,600 characters) are cut to the limit, not refused
+    srv = Server(tmp_path / "log", env={"RADLABEL_MAX_REPORT_CHARS": "40"})
+    try:
+        srv.wait_ready(timeout=60)
+        short = post(srv, {"text": "Heart size is enlarged."})
+        assert short.status_code == 200, short.text
+        assert short.json()["results"][0]["findings"]["cardiomegaly"]["status"] == "present"
+        long = post(srv, {"text": "x" * 41})
+        assert long.status_code == 413 and error_of(long)["code"] == "report_too_long"
+    finally:
+        srv.terminate()
+
+
 def test_full_queue_answers_503_with_retry_after(tmp_path, dev_reports):
     srv = Server(
         tmp_path / "log",
