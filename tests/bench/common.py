@@ -28,6 +28,12 @@ def dev_split() -> tuple[list[str], list[str], dict[str, dict[str, int | None]]]
     return ids, [reports[i] for i in ids], gold
 
 
+def fresh(text: str, tag: str) -> str:
+    """`text` made new with an accession line, as real traffic is new text (a repeated text would
+    hit the tokenizer's cache). `wrk_post.lua` appends the same line in Lua."""
+    return f"{text}\nAccession {tag}."
+
+
 def machine() -> str:
     """A one-line description of this machine."""
     cpu = "unknown CPU"

@@ -15,15 +15,24 @@ three on top of `pattern-on`: `shrink` (the arena hands free chunks back after e
 `same-as-requested` (an arena that extends by what is asked instead of doubling),
 `malloc-arenas-2` (glibc limited to two malloc arenas).
 
+`--texts long` labels long reports instead of dev reports: each one 4-12 dev reports joined
+(~200-600 tokens, the longest cut at the model's limit), the load that decides whether the
+peak warm-up only brings forward what long reports would grow anyway (`shipped` vs `no-peak`).
+Each sample also records glibc malloc's bytes in use / free / mmap'd and Python's block count,
+which tell a leak or the token cache (in use grows) from arena growth (mmap'd grows) from pages
+of a reserved arena becoming resident (RSS grows alone).
+
 `--speed-rounds N` instead times `shipped` against `pattern-on` in one process, alternating N
 rounds: the raw labeler's one call over the dev reports (as the CLI runs it) and the two-worker
 load above (`--every` seconds a round). Run: `python -m tests.bench.memory [--settings a,b]
-[--seconds 300] [--speed-rounds 3]`; writes results/memory.json or results/memory_speed.json.
+[--seconds 300] [--texts dev|long] [--speed-rounds 3]`; writes results/memory.json (memory_long.json
+for long texts) or results/memory_speed.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import random
@@ -34,10 +43,44 @@ import threading
 import time
 from typing import Any
 
-from tests.bench.common import ROOT, dev_split, machine, save
+from tests.bench.common import ROOT, dev_split, fresh, machine, save
 from tests.bench.service import rss_mb
 
 SETTINGS = ("shipped", "no-peak", "pattern-on", "shrink", "same-as-requested", "malloc-arenas-2")
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
+
+
+def heap() -> dict[str, float]:
+    """Where the RSS sits, to tell a leak from fragmentation: glibc malloc's bytes in use and
+    free in its arenas, its mmap'd blocks (all arenas: `mallinfo2`, glibc >= 2.33), and
+    Python's allocated blocks (pymalloc maps its own arenas, outside malloc's figures)."""
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = _MallInfo2
+    info = libc.mallinfo2()
+    mb = 2**20
+    return {
+        "malloc_in_use_mb": round(info.uordblks / mb, 1),
+        "malloc_free_mb": round(info.fordblks / mb, 1),
+        "mmapped_mb": round(info.hblkhd / mb, 1),
+        "python_blocks": sys.getallocatedblocks(),
+    }
 
 
 def build(setting: str) -> tuple[Any, int, int]:
@@ -84,9 +127,7 @@ def drive(model: Any, workers: int, size: int, texts: list[str], seconds: float,
         while time.monotonic() < stop:
             picked = rng.sample(texts, rng.randint(1, size))
             tag = f"{seed}-{k}-{n}"
-            lean.label(
-                [Report(id=f"{tag}-{j}", text=f"{t}\nAccession {tag}-{j}.") for j, t in enumerate(picked)]
-            )
+            lean.label([Report(id=f"{tag}-{j}", text=fresh(t, f"{tag}-{j}")) for j, t in enumerate(picked)])
             n += 1
             done[k] += len(picked)
 
@@ -96,6 +137,12 @@ def drive(model: Any, workers: int, size: int, texts: list[str], seconds: float,
     for t in pool:
         t.join()
     return sum(done)
+
+
+def long_texts(texts: list[str], n: int = 400, seed: int = 0) -> list[str]:
+    """`n` long reports, each 4-12 dev reports joined: lengths up to and past the model's limit."""
+    rng = random.Random(seed)
+    return ["\n".join(rng.sample(texts, rng.randint(4, 12))) for _ in range(n)]
 
 
 def warm(model: Any, workers: int, peak: bool = True) -> None:
@@ -108,15 +155,18 @@ def warm(model: Any, workers: int, peak: bool = True) -> None:
         _warm_at_peak(model, workers, 20_000)
 
 
-def child(setting: str, seconds: float, every: float, settle: float) -> dict[str, Any]:
+def child(setting: str, seconds: float, every: float, settle: float, kind: str = "dev") -> dict[str, Any]:
     """Label new runs for `seconds` under one setting; RSS over time and reports done."""
     model, workers, size = build(setting)
     warm(model, workers, peak=setting != "no-peak")
     after_warmup = rss_mb(os.getpid())
     _, texts, _ = dev_split()
+    if kind == "long":
+        texts = long_texts(texts)
     drive(model, workers, size, texts, settle, seed=1)
     started_rss = rss_mb(os.getpid())
     trace: list[tuple[float, float]] = [(0.0, round(started_rss, 1))]
+    heaps = [heap()]
     reports = 0
     t0 = time.monotonic()
     while time.monotonic() - t0 < seconds - 1e-3:
@@ -124,8 +174,10 @@ def child(setting: str, seconds: float, every: float, settle: float) -> dict[str
             model, workers, size, texts, min(every, seconds - (time.monotonic() - t0)), seed=len(trace) + 1
         )
         trace.append((round(time.monotonic() - t0, 1), round(rss_mb(os.getpid()), 1)))
+        heaps.append(heap())
     return {
         "setting": setting,
+        "texts": kind,
         "workers": workers,
         "run_batch_size": size,
         "reports_per_s": reports / seconds,
@@ -135,6 +187,7 @@ def child(setting: str, seconds: float, every: float, settle: float) -> dict[str
         "growth_mb": round(trace[-1][1] - started_rss, 1),
         "growth_second_half_mb": round(trace[-1][1] - trace[len(trace) // 2][1], 1),
         "trace": trace,
+        "heap": heaps,
     }
 
 
@@ -167,6 +220,7 @@ def main() -> None:
     parser.add_argument("--every", type=float, default=15.0)
     parser.add_argument("--settle", type=float, default=20.0)
     parser.add_argument("--speed-rounds", type=int, default=0)
+    parser.add_argument("--texts", choices=("dev", "long"), default="dev")
     parser.add_argument("--child", choices=SETTINGS)
     args = parser.parse_args()
     if args.speed_rounds:
@@ -176,7 +230,7 @@ def main() -> None:
         save("memory_speed", result)
         return
     if args.child:
-        print(json.dumps(child(args.child, args.seconds, args.every, args.settle)))
+        print(json.dumps(child(args.child, args.seconds, args.every, args.settle, args.texts)))
         return
     results = []
     for setting in args.settings.split(","):
@@ -185,6 +239,7 @@ def main() -> None:
             env["MALLOC_ARENA_MAX"] = "2"
         command = [sys.executable, "-m", "tests.bench.memory", "--child", setting]
         command += ["--seconds", str(args.seconds), "--every", str(args.every), "--settle", str(args.settle)]
+        command += ["--texts", args.texts]
         out = subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
         row = json.loads(out.stdout.strip().splitlines()[-1])
         results.append(row)
@@ -194,7 +249,8 @@ def main() -> None:
             f"+{row['growth_second_half_mb']}); {row['reports_per_s']:.0f} reports/s",
             flush=True,
         )
-    save("memory", {"machine": machine(), "seconds": args.seconds, "settle": args.settle, "results": results})
+    name = "memory" if args.texts == "dev" else f"memory_{args.texts}"
+    save(name, {"machine": machine(), "seconds": args.seconds, "settle": args.settle, "results": results})
 
 
 if __name__ == "__main__":

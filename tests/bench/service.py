@@ -40,7 +40,7 @@ from service.metrics import ServiceMetrics
 from service.runtime import Runtime
 from service.settings import ServiceSettings
 from tests.bench import wrk
-from tests.bench.common import dev_split, machine, save
+from tests.bench.common import dev_split, fresh, machine, save
 from tests.service.server import Server
 
 LABELS_ROUTE = 'route="/v1/labels"'
@@ -98,7 +98,7 @@ async def load(
         while time.monotonic() < stop:
             batch = [texts[(i + j) % len(texts)] for j in range(per_request)]
             if unique:
-                batch = [f"{t}\nAccession {k}-{i}-{j}." for j, t in enumerate(batch)]
+                batch = [fresh(t, f"{k}-{i}-{j}") for j, t in enumerate(batch)]
             i += per_request
             body: dict[str, object] = (
                 {"text": batch[0]} if per_request == 1 else {"reports": [{"text": t} for t in batch]}
