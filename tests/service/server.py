@@ -56,10 +56,13 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()}")
             try:
-                if httpx.get(self.url + path, timeout=2).status_code == 200:
-                    return
+                resp = httpx.get(self.url + path, timeout=2)
             except httpx.HTTPError:
-                pass
+                resp = None
+            if resp is not None and resp.status_code == 200:
+                return
+            if resp is not None and "model_unavailable" in resp.text:  # a failed load never turns ready
+                raise RuntimeError(f"{path}: {resp.text}\n{self.log()}")
             time.sleep(0.05)
         raise TimeoutError(f"{path} not 200 after {timeout} s:\n{self.log()}")
 
