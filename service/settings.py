@@ -46,8 +46,8 @@ class ServiceSettings(BaseSettings):
         ge=1,
         le=256,
         description="labeler runs in flight at once, sharing one ONNX session (unset: one per usable core "
-        "divided by threads on a CPU, 1 on CUDA; the rule labeler always runs 1). Set it where a CPU "
-        "quota (docker --cpus) is smaller than the cores the process sees",
+        "divided by threads on a CPU, 1 on CUDA; the rule labeler always runs 1). Usable cores: the CPU "
+        "affinity capped by the cgroup's CPU quota (docker --cpus), rounded up",
     )
     spinning: bool = Field(
         False, description="let idle ONNX Runtime threads busy-wait (starves the event loop on few cores)"
