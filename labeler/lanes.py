@@ -86,6 +86,18 @@ def usable_cores() -> int:
     return cores if quota is None else max(1, min(cores, math.ceil(quota)))
 
 
+def quota_threads() -> int | None:
+    """Intra-op threads for a session asked for none: ONNX Runtime's own default (None: a thread
+    per physical core it sees) unless a CPU quota leaves fewer cores than the affinity shows;
+    then the quota's cores, or ORT's threads would take turns on too few CPUs' worth of time."""
+    try:
+        seen = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return None
+    cores = usable_cores()
+    return cores if cores < seen else None
+
+
 def plan(
     workers: int | None, threads: int | None, gpu: bool, cores: int | None = None
 ) -> tuple[int, int | None]:

@@ -13,6 +13,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from labeler.errors import InferenceError, ModelLoadError
+from labeler.lanes import quota_threads
 
 
 def available_providers(prefer_gpu: bool = True) -> list[str]:
@@ -43,6 +44,7 @@ class OnnxBackend:
             # idle intra-op threads then sleep instead of busy-waiting: a server shares its cores
             # with the event loop, and spinning threads starve it between runs
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        threads = threads or quota_threads()  # a container's CPU quota, when one caps the cores
         if threads:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1

@@ -212,3 +212,20 @@ def test_sessions_plan_no_memory_pattern_per_shape(tiny_bundle, dev_reports):
     mixed = ModelLabeler.from_bundle(tiny_bundle, variant="fp32", batch_size=3, prefer_gpu=False)
     single = ModelLabeler.from_bundle(tiny_bundle, variant="fp32", batch_size=1, prefer_gpu=False)
     np.testing.assert_allclose(mixed.logits(texts), single.logits(texts), atol=1e-4)
+
+
+def test_a_cpu_quota_caps_the_session_threads(tiny_bundle, monkeypatch):
+    """A container's CPU quota (docker --cpus) leaves the affinity showing every host core; a
+    session asked for no thread count then gets the quota's cores, not ORT's one per core seen."""
+    import labeler.lanes as lanes
+
+    monkeypatch.setattr(lanes, "cpu_quota", lambda: 1.0)
+    capped = ModelLabeler.from_bundle(tiny_bundle, prefer_gpu=False)
+    options = capped.backend.session.get_session_options()
+    cores = len(lanes.os.sched_getaffinity(0))
+    assert options.intra_op_num_threads == (1 if cores > 1 else 0)
+    asked = ModelLabeler.from_bundle(tiny_bundle, threads=3, prefer_gpu=False)  # asked: as asked
+    assert asked.backend.session.get_session_options().intra_op_num_threads == 3
+    monkeypatch.setattr(lanes, "cpu_quota", lambda: None)
+    free = ModelLabeler.from_bundle(tiny_bundle, prefer_gpu=False)
+    assert free.backend.session.get_session_options().intra_op_num_threads == 0  # ORT's default
