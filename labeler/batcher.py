@@ -280,6 +280,10 @@ class DynamicBatcher:
             try:
                 if batch:
                     self._run(batch)
+            except Exception as exc:  # a bug after the run (records that do not match the batch,
+                # a failing observer): fail what is unanswered, keep the worker, which would
+                # otherwise die and leave every later request unanswered
+                self._fail(batch, exc)
             finally:
                 with self._cond:
                     self._busy -= 1

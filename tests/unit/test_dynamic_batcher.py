@@ -282,3 +282,24 @@ def test_a_worker_outlives_a_queue_emptied_by_another_while_it_waits(model, dev_
             assert len(b.submit(reports(dev_reports, 3)).result(timeout=30)) == 3
         finally:
             b.stop(timeout=30)
+
+
+class Short(Spy):
+    """A labeler that once returns one record too few: a bug in a labeler, not in the batcher."""
+
+    def label(self, reports, views=(), mapping="default"):
+        out = super().label(reports, views, mapping)
+        return out[:-1] if len(self.runs) == 1 else out
+
+
+def test_a_run_that_fails_after_labelling_fails_its_requests_and_keeps_the_worker(model, dev_reports):
+    b = DynamicBatcher(Short(model), model.token_counts, max_wait_s=0.0)
+    b.start()
+    try:
+        broken = b.submit(reports(dev_reports, 3))
+        with pytest.raises(ValueError):  # zip(strict=True): records and batch differ
+            broken.result(timeout=30)
+        assert all(thread.is_alive() for thread in b._threads)
+        assert len(b.submit(reports(dev_reports, 2, start=3)).result(timeout=30)) == 2
+    finally:
+        b.stop(timeout=30)
