@@ -17,6 +17,7 @@ committed chunks are checked readable and skipped.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -80,6 +81,7 @@ class JobRunner:
         chunk_rows: int,
         max_chars: int,
         on_chunk: Any = None,
+        retry_s: float = 5.0,
     ) -> None:
         self.store = store
         self.files = files
@@ -89,6 +91,7 @@ class JobRunner:
         self.chunk_rows = chunk_rows
         self.max_chars = max_chars
         self.on_chunk = on_chunk
+        self.retry_s = retry_s  # after a job store error
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -111,22 +114,39 @@ class JobRunner:
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
-            job = self.store.next_runnable()
-            if job is None:
-                self._wake.wait(1.0)
-                self._wake.clear()
-                continue
             try:
-                self._run(job)
-            except Overloaded:  # the batcher is shutting down: resume on restart
-                return
-            except InvalidInput as exc:
-                self.store.finish(job.id, "failed", str(exc))
-            except OSError as exc:
-                self.store.finish(job.id, "failed", f"storage error: {exc.strerror or exc}")
-            except Exception as exc:  # a bug: fail this job, keep serving the others
-                log.exception("job %s failed", job.id)
-                self.store.finish(job.id, "failed", f"internal error ({type(exc).__name__})")
+                if not self._step():
+                    return
+            except sqlite3.OperationalError as exc:  # the job store failed (locked, full, I/O):
+                # the jobs stay as it last recorded them; try again shortly instead of dying,
+                # which left every queued job waiting until a restart
+                log.error(
+                    "job store error, retrying in %.1f s: %s: %s", self.retry_s, type(exc).__name__, exc
+                )
+                self._wake.wait(self.retry_s)
+                self._wake.clear()
+
+    def _step(self) -> bool:
+        """Run the next runnable job, or wait a while for one; False once the batcher stops."""
+        job = self.store.next_runnable()
+        if job is None:
+            self._wake.wait(1.0)
+            self._wake.clear()
+            return True
+        try:
+            self._run(job)
+        except Overloaded:  # the batcher is shutting down: resume on restart
+            return False
+        except sqlite3.OperationalError:  # the store's failure, not the job's: it resumes later
+            raise
+        except InvalidInput as exc:
+            self.store.finish(job.id, "failed", str(exc))
+        except OSError as exc:
+            self.store.finish(job.id, "failed", f"storage error: {exc.strerror or exc}")
+        except Exception as exc:  # a bug: fail this job, keep serving the others
+            log.exception("job %s failed", job.id)
+            self.store.finish(job.id, "failed", f"internal error ({type(exc).__name__})")
+        return True
 
     def _run(self, job: Job) -> None:
         path = self.files.input(job.id, job.format)

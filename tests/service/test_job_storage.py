@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import time
 from pathlib import Path
 
@@ -23,25 +24,25 @@ from service.jobstore import JobStore
 
 
 def setup(
-    tmp_path: Path, tiny_bundle: Path, dev_reports, n: int
+    tmp_path: Path, tiny_bundle: Path, dev_reports, n: int, lock_timeout: float = 30.0, retry_s: float = 5.0
 ) -> tuple[JobStore, JobFiles, JobRunner, str]:
     files = JobFiles(tmp_path / "data")
-    store = JobStore(files.database)
+    store = JobStore(files.database, timeout=lock_timeout)
     job_id = store.new_id()
     path = files.input(job_id, "jsonl")
     path.parent.mkdir(parents=True)
     path.write_text("".join(json.dumps({"id": r["id"], "text": r["text"]}) + "\n" for r in dev_reports[:n]))
     store.create(job_id, "owner", "jsonl", [], "default", path.stat().st_size)
-    return store, files, runner_for(store, files, tiny_bundle), job_id
+    return store, files, runner_for(store, files, tiny_bundle, retry_s), job_id
 
 
-def runner_for(store: JobStore, files: JobFiles, tiny_bundle: Path) -> JobRunner:
+def runner_for(store: JobStore, files: JobFiles, tiny_bundle: Path, retry_s: float = 5.0) -> JobRunner:
     """A fresh worker (as after a restart) with 8-row chunks."""
     model = ModelLabeler.from_bundle(tiny_bundle)
     batcher = DynamicBatcher(model, model.token_counts)
     batcher.start()
     labeler = BackgroundLabeler(batcher, model.name, model.sha256)
-    return JobRunner(store, files, batcher, load_schema(), labeler, 8, 20_000)
+    return JobRunner(store, files, batcher, load_schema(), labeler, 8, 20_000, retry_s=retry_s)
 
 
 def run_until_final(store: JobStore, runner: JobRunner, job_id: str) -> None:
@@ -79,3 +80,34 @@ def test_an_unreadable_results_chunk_fails_the_resumed_job(tmp_path, tiny_bundle
     run_until_final(store, runner_for(store, files, tiny_bundle), job_id)
     job = store.get(job_id)
     assert job.state == "failed" and "results chunk 1 is unreadable" in (job.reason or "")
+
+
+def test_a_locked_job_store_delays_the_job_and_the_worker_lives_on(
+    tmp_path, tiny_bundle, dev_reports, caplog
+):
+    """Another connection holds the database's write lock past the store's lock timeout: every
+    write of the job worker fails with SQLite's own `database is locked`. The worker retries
+    instead of dying (it died, leaving every job queued until a restart), and the job finishes
+    once the lock goes."""
+    store, files, runner, job_id = setup(
+        tmp_path, tiny_bundle, dev_reports, 20, lock_timeout=0.05, retry_s=0.05
+    )
+    blocker = sqlite3.connect(files.database, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    runner.start()
+    try:
+        time.sleep(1.0)  # a dozen tries, each refused
+        assert runner._thread is not None and runner._thread.is_alive()
+        assert store.get(job_id).state == "queued"  # WAL: reads go on under the lock
+        assert "database is locked" in caplog.text
+    finally:
+        blocker.execute("COMMIT")
+        blocker.close()
+    deadline = time.monotonic() + 60
+    while not store.get(job_id).final:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    runner.stop(10)
+    job = store.get(job_id)
+    assert job.state == "done" and job.rows_done == 20
+    assert not any(r["text"][:40] in caplog.text for r in dev_reports[:20])  # no report text logged
