@@ -280,9 +280,9 @@ class DynamicBatcher:
             try:
                 if batch:
                     self._run(batch)
-            except Exception as exc:  # a bug after the run (records that do not match the batch,
-                # a failing observer): fail what is unanswered, keep the worker, which would
-                # otherwise die and leave every later request unanswered
+            except Exception as exc:  # LabelerError, or a bug (records that do not match the
+                # batch, a failing observer): fail what is unanswered, keep the worker, which
+                # would otherwise die and leave every later request unanswered
                 self._fail(batch, exc)
             finally:
                 with self._cond:
@@ -302,11 +302,7 @@ class DynamicBatcher:
             labeler = self.labeler
         else:
             labeler = self.lean_labeler
-        try:
-            records = labeler.label([it.report for it in batch])
-        except Exception as exc:  # LabelerError or a bug: fail these requests, keep the worker
-            self._fail(batch, exc)
-            return
+        records = labeler.label([it.report for it in batch])  # raising: `_work` fails the batch
         seconds = time.monotonic() - started
         for it, rec in zip(batch, records, strict=True):
             req = it.request
