@@ -75,13 +75,18 @@ def cpu_quota(root: Path = CGROUP_ROOT, proc_cgroup: Path = PROC_CGROUP) -> floa
     return min(found) if found else None
 
 
+def _affinity() -> int:
+    """Cores the scheduler lets this process run on (every core where there is no affinity)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def usable_cores() -> int:
     """Cores this process may run on: its CPU affinity, capped by its cgroup's CPU quota
     (rounded up: 1.5 CPUs' quota keeps two workers busy half the time each)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
+    cores = _affinity()
     quota = cpu_quota()
     return cores if quota is None else max(1, min(cores, math.ceil(quota)))
 
@@ -90,12 +95,8 @@ def quota_threads() -> int | None:
     """Intra-op threads for a session asked for none: ONNX Runtime's own default (None: a thread
     per physical core it sees) unless a CPU quota leaves fewer cores than the affinity shows;
     then the quota's cores, or ORT's threads would take turns on too few CPUs' worth of time."""
-    try:
-        seen = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return None
     cores = usable_cores()
-    return cores if cores < seen else None
+    return cores if cores < _affinity() else None
 
 
 def plan(
