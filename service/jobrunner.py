@@ -123,15 +123,18 @@ class JobRunner:
                 log.error(
                     "job store error, retrying in %.1f s: %s: %s", self.retry_s, type(exc).__name__, exc
                 )
-                self._wake.wait(self.retry_s)
-                self._wake.clear()
+                self._pause(self.retry_s)
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep until `seconds` pass or `wake`/`stop` is called."""
+        self._wake.wait(seconds)
+        self._wake.clear()
 
     def _step(self) -> bool:
         """Run the next runnable job, or wait a while for one; False once the batcher stops."""
         job = self.store.next_runnable()
         if job is None:
-            self._wake.wait(1.0)
-            self._wake.clear()
+            self._pause(1.0)
             return True
         try:
             self._run(job)
