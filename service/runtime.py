@@ -82,6 +82,12 @@ def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def warmup_reports(max_chars: int) -> list[Report]:
+    """The warm-up's reports, cut to the character limit: a service set to accept only short
+    reports must still turn ready."""
+    return [Report(id=f"warmup-{i}", text=t[:max_chars]) for i, t in enumerate(WARMUP_TEXTS)]
+
+
 def _peak_text(model: ModelLabeler, max_chars: int) -> str:
     """The longest report of the warm-up's kind that the model reads whole: exactly as many
     tokens as it reads at most, without truncation (so warming up logs no truncation warning),
@@ -194,10 +200,7 @@ class Runtime:
         started = time.monotonic()
         try:
             labeler, counter, provider, threads, workers = self._build()
-            # cut to the limit: a service set to accept only short reports must still turn ready
-            warm = [
-                Report(id=f"warmup-{i}", text=t[: s.max_report_chars]) for i, t in enumerate(WARMUP_TEXTS)
-            ]
+            warm = warmup_reports(s.max_report_chars)
             for _ in range(s.warmup_rounds):
                 labeler.label(warm)
             if s.warmup_rounds and isinstance(labeler, ModelLabeler):

@@ -147,10 +147,9 @@ def long_texts(texts: list[str], n: int = 400, seed: int = 0) -> list[str]:
 
 def warm(model: Any, workers: int, peak: bool = True) -> None:
     """The service's warm-up: its warm-up reports, then the peak run on every worker."""
-    from labeler.records import Report
-    from service.runtime import WARMUP_TEXTS, _warm_at_peak
+    from service.runtime import _warm_at_peak, warmup_reports
 
-    model.label([Report(id=f"warmup-{i}", text=t) for i, t in enumerate(WARMUP_TEXTS)])
+    model.label(warmup_reports(20_000))
     if peak:
         _warm_at_peak(model, workers, 20_000)
 
