@@ -45,12 +45,16 @@ def runner_for(store: JobStore, files: JobFiles, tiny_bundle: Path, retry_s: flo
     return JobRunner(store, files, batcher, load_schema(), labeler, 8, 20_000, retry_s=retry_s)
 
 
-def run_until_final(store: JobStore, runner: JobRunner, job_id: str) -> None:
-    runner.start()
+def wait_final(store: JobStore, job_id: str) -> None:
     deadline = time.monotonic() + 60
     while not store.get(job_id).final:
         assert time.monotonic() < deadline
         time.sleep(0.02)
+
+
+def run_until_final(store: JobStore, runner: JobRunner, job_id: str) -> None:
+    runner.start()
+    wait_final(store, job_id)
     runner.stop(10)
 
 
@@ -103,10 +107,7 @@ def test_a_locked_job_store_delays_the_job_and_the_worker_lives_on(
     finally:
         blocker.execute("COMMIT")
         blocker.close()
-    deadline = time.monotonic() + 60
-    while not store.get(job_id).final:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    wait_final(store, job_id)
     runner.stop(10)
     job = store.get(job_id)
     assert job.state == "done" and job.rows_done == 20
